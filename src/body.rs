@@ -1,0 +1,160 @@
+//! Body types shared by the pipeline and forwarding. Bodies are streams: nothing here buffers
+//! a whole request or response. `Limited` counts request bytes as they pass and fails the
+//! stream the moment the configured maximum is exceeded.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
+
+/// Why a body stream ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("request body is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("client body stream failed: {0}")]
+    Client(hyper::Error),
+    #[error("node body stream failed: {0}")]
+    Upstream(hyper::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type BoxBody = UnsyncBoxBody<Bytes, BodyError>;
+
+/// A client's request body with a byte limit. The flag is shared with the pipeline so it can
+/// tell "the node failed" from "the client sent too much" when forwarding errors out.
+pub struct Limited {
+    inner: Incoming,
+    seen: u64,
+    limit: u64,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl Limited {
+    pub fn new(inner: Incoming, limit: u64, exceeded: Arc<AtomicBool>) -> Self {
+        Self { inner, seen: 0, limit, exceeded }
+    }
+}
+
+impl Body for Limited {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        Poll::Ready(match frame {
+            None => None,
+            Some(Err(e)) => Some(Err(BodyError::Client(e))),
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    this.seen += d.len() as u64;
+                    if this.seen > this.limit {
+                        this.exceeded.store(true, Ordering::Release);
+                        return Poll::Ready(Some(Err(BodyError::TooLarge(this.limit))));
+                    }
+                }
+                Some(Ok(f))
+            }
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// What Sluice sends to a node.
+pub enum ReqBody {
+    Empty,
+    Limited(Limited),
+    Full(Option<Bytes>),
+    Boxed(BoxBody),
+}
+
+impl Body for ReqBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut *self {
+            ReqBody::Empty => Poll::Ready(None),
+            ReqBody::Limited(b) => Pin::new(b).poll_frame(cx),
+            ReqBody::Full(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
+            ReqBody::Boxed(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReqBody::Empty => true,
+            ReqBody::Limited(b) => b.is_end_stream(),
+            ReqBody::Full(b) => b.is_none(),
+            ReqBody::Boxed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ReqBody::Empty => SizeHint::with_exact(0),
+            ReqBody::Limited(b) => b.size_hint(),
+            ReqBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64)),
+            ReqBody::Boxed(b) => b.size_hint(),
+        }
+    }
+}
+
+/// What Sluice sends back to a client.
+pub enum ResBody {
+    Full(Option<Bytes>),
+    Upstream(crate::forward::PooledBody),
+    Boxed(BoxBody),
+}
+
+impl ResBody {
+    pub fn full(b: impl Into<Bytes>) -> Self {
+        ResBody::Full(Some(b.into()))
+    }
+    pub fn empty() -> Self {
+        ResBody::Full(None)
+    }
+}
+
+impl Body for ResBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut *self {
+            ResBody::Full(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
+            ResBody::Upstream(b) => Pin::new(b).poll_frame(cx),
+            ResBody::Boxed(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResBody::Full(b) => b.is_none(),
+            ResBody::Upstream(b) => b.is_end_stream(),
+            ResBody::Boxed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64)),
+            ResBody::Upstream(b) => b.size_hint(),
+            ResBody::Boxed(b) => b.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Sluice: an authorizing, streaming reverse proxy for Elasticsearch and OpenSearch.
+//!
+//! `run` starts the proxy and admin listeners on sockets the caller bound, so tests start
+//! Sluice in-process on port 0.
+
+pub mod admin;
+pub mod app;
+pub mod body;
+pub mod config;
+pub mod forward;
+pub mod listener;
+pub mod pipeline;
+pub mod telemetry;
+
+pub use app::{bind, run, Control, Listeners, StartError};
+pub use config::Config;

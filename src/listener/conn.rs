@@ -1,0 +1,144 @@
+//! Serving one accepted connection: TLS handshake, HTTP/1.1 or HTTP/2, idle watchdog, drain.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::io::{Activity, TrackedIo};
+use super::{ConnInfo, Handler, ListenSettings, TlsInfo};
+use crate::pipeline::respond;
+
+pub struct Job<H> {
+    pub tcp: TcpStream,
+    pub peer: SocketAddr,
+    pub settings: Arc<ListenSettings>,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub handler: H,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl<H: Handler> Job<H> {
+    pub async fn serve(self) {
+        let local = self.tcp.local_addr().unwrap_or(self.peer);
+        let Some(tls) = self.tls.clone() else {
+            let info = ConnInfo { peer: self.peer, local, tls: None };
+            let tcp = self.tcp;
+            return serve_http(tcp, info, &self.settings, self.handler, self.shutdown).await;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let handshake = tokio::time::timeout(self.settings.header_read_timeout, acceptor.accept(self.tcp));
+        let stream = match handshake.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(peer = %self.peer, "TLS handshake timed out");
+                return;
+            }
+        };
+        let (_, session) = stream.get_ref();
+        let tls_info = TlsInfo {
+            sni: session.server_name().map(str::to_string),
+            alpn: session.alpn_protocol().map(<[u8]>::to_vec),
+            client_certs: session.peer_certificates().unwrap_or_default().iter().map(|c| c.to_vec()).collect(),
+        };
+        let info = ConnInfo { peer: self.peer, local, tls: Some(tls_info) };
+        serve_http(stream, info, &self.settings, self.handler, self.shutdown).await;
+    }
+}
+
+fn builder(settings: &ListenSettings) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    // The read buffer leaves room above the header limit so the pipeline can answer an
+    // oversized head with a clear error; far larger heads get hyper's bare 431.
+    let buf = (settings.max_header_size * 2 + 8192).max(8192);
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(buf)
+        .keep_alive(true);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256);
+    if !settings.http2 {
+        b = b.http1_only();
+    }
+    b
+}
+
+async fn serve_http<T, H>(io: T, info: ConnInfo, settings: &ListenSettings, handler: H, mut shutdown: watch::Receiver<bool>)
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    H: Handler,
+{
+    let activity = Activity::new();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let info = Arc::new(info);
+    let svc = {
+        let in_flight = in_flight.clone();
+        service_fn(move |req| {
+            let (handler, info, in_flight) = (handler.clone(), info.clone(), in_flight.clone());
+            async move {
+                in_flight.fetch_add(1, Ordering::Relaxed);
+                let res = handler.handle(req, info).await;
+                in_flight.fetch_sub(1, Ordering::Relaxed);
+                Ok::<_, Infallible>(res)
+            }
+        })
+    };
+    let io = TokioIo::new(TrackedIo { inner: io, activity: activity.clone() });
+    let builder = builder(settings);
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let idle = settings.idle_timeout;
+    let mut closing = false;
+    loop {
+        let deadline = if in_flight.load(Ordering::Relaxed) > 0 { Instant::now() + idle } else { activity.last() + idle };
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "client connection ended with an error");
+                }
+                return;
+            }
+            _ = shutdown.wait_for(|s| *s), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            _ = tokio::time::sleep_until(deadline.into()), if !closing => {
+                if in_flight.load(Ordering::Relaxed) == 0 && activity.last() + idle <= Instant::now() {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// Answers a connection over the cap with a 503 and closes it.
+pub async fn refuse(tcp: TcpStream, tls: bool) {
+    if tls {
+        return; // no handshake is spent on a connection that will not be served
+    }
+    let svc = service_fn(|_req| async {
+        let mut res = respond::error(respond::Failure::TooManyConnections);
+        res.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        Ok::<_, Infallible>(res)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(tcp), svc);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn).await;
+}

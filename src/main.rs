@@ -1,0 +1,149 @@
+//! The `sluice` command: parses the command line and calls the library.
+//!
+//! Exit codes: 0 success; 1 runtime failure; 2 usage error; 3 invalid configuration;
+//! 4 start-up failure (a port cannot be bound, a certificate cannot be loaded).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sluice::config::{self, Overrides};
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Authorizing, streaming reverse proxy for Elasticsearch and OpenSearch")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ConfigArgs {
+    /// Configuration file (TOML).
+    #[arg(long, short = 'c', default_value = "config/sluice.toml")]
+    config: PathBuf,
+    /// Address for client traffic (overrides listen.address).
+    #[arg(long)]
+    listen: Option<String>,
+    /// A node URL; repeat for several (overrides upstream.nodes).
+    #[arg(long = "upstream")]
+    upstream: Vec<String>,
+    /// Address of the admin listener (overrides admin.address).
+    #[arg(long)]
+    admin: Option<String>,
+    /// Log level or filter (overrides log.level).
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+impl ConfigArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            listen_address: self.listen.clone(),
+            upstream_nodes: self.upstream.clone(),
+            admin_address: self.admin.clone(),
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve: proxy on listen.address, admin API on admin.address.
+    Run(ConfigArgs),
+    /// Validate the configuration and print every error found.
+    CheckConfig(ConfigArgs),
+}
+
+const EXIT_RUNTIME: u8 = 1;
+const EXIT_CONFIG: u8 = 3;
+const EXIT_START: u8 = 4;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig(args) => check_config(&args),
+        Command::Run(args) => run(&args),
+    }
+}
+
+fn check_config(args: &ConfigArgs) -> ExitCode {
+    match config::load(&args.config, &args.overrides()) {
+        Ok(_) => {
+            let _ = writeln!(std::io::stdout(), "{}: configuration is valid", args.config.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            report_config_errors(&args.config, &e);
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn report_config_errors(path: &std::path::Path, e: &config::ConfigError) {
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "{}: {} error(s):", path.display(), e.errors.len());
+    for line in &e.errors {
+        let _ = writeln!(err, "  - {line}");
+    }
+}
+
+fn run(args: &ConfigArgs) -> ExitCode {
+    let config = match config::load(&args.config, &args.overrides()) {
+        Ok(c) => c,
+        Err(e) => {
+            report_config_errors(&args.config, &e);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    sluice::telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    runtime.block_on(async move {
+        let listeners = match sluice::bind(&config).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                return ExitCode::from(EXIT_START);
+            }
+        };
+        let control = signals();
+        match sluice::run(config, listeners, control).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                ExitCode::from(EXIT_START)
+            }
+        }
+    })
+}
+
+/// SIGTERM/SIGINT -> drain and stop; SIGHUP -> reload certificates.
+fn signals() -> sluice::Control {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (stop_tx, shutdown) = tokio::sync::watch::channel(false);
+    let (reload_tx, reload) = tokio::sync::watch::channel(0u64);
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+        else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => { reload_tx.send_modify(|n| *n += 1); }
+            }
+        }
+        tracing::info!("shutdown requested: draining");
+        let _ = stop_tx.send(true);
+    });
+    sluice::Control { shutdown, reload }
+}

@@ -1,0 +1,117 @@
+//! Header rules at the proxy hop: hop-by-hop headers (RFC 9110 §7.6.1) are removed in both
+//! directions, everything else passes untouched; X-Forwarded-* are set on requests.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::listener::ConnInfo;
+
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+];
+
+/// Removes hop-by-hop headers, including those the Connection header names.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in &HOP_BY_HOP {
+        h.remove(n);
+    }
+    h.remove(header::PROXY_AUTHENTICATE);
+}
+
+/// The size of a request head as the header limit counts it.
+pub fn head_size(method: &http::Method, uri: &http::Uri, h: &HeaderMap) -> usize {
+    let line = method.as_str().len() + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12;
+    line + h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>()
+}
+
+/// Prepares a client's headers for the node: hop-by-hop removed, Expect answered here,
+/// Host kept (or taken from an HTTP/2 authority), X-Forwarded-For appended, -Proto and -Host set.
+pub fn to_node(h: &mut HeaderMap, uri: &http::Uri, conn: &ConnInfo) {
+    strip_hop_by_hop(h);
+    h.remove(header::EXPECT);
+    let host = match h.get(header::HOST) {
+        Some(v) => Some(v.clone()),
+        None => uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
+    };
+    if let Some(host) = host {
+        h.insert("x-forwarded-host", host.clone());
+        h.insert(header::HOST, host);
+    }
+    let ip = conn.peer.ip().to_string();
+    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {ip}"),
+        None => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert("x-forwarded-for", v);
+    }
+    let proto = if conn.tls.is_some() { "https" } else { "http" };
+    h.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> ConnInfo {
+        ConnInfo { peer: "10.1.2.3:5555".parse().unwrap_or_else(|_| unreachable()), local: "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable()), tls: None }
+    }
+    fn unreachable() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([0, 0, 0, 0], 0))
+    }
+
+    #[test]
+    fn hop_by_hop_removed_end_to_end_kept() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "keep-alive, x-secret-hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("proxy-authorization", "Basic x"),
+            ("x-opaque-id", "abc"),
+            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            ("expect", "100-continue"),
+            ("host", "es.example:9220"),
+            ("x-forwarded-for", "192.0.2.1"),
+        ] {
+            h.append(k, HeaderValue::from_static(v));
+        }
+        to_node(&mut h, &"/_search".parse().unwrap_or_default(), &conn());
+        for gone in ["connection", "keep-alive", "x-secret-hop", "te", "transfer-encoding", "upgrade", "proxy-authorization", "expect"] {
+            assert!(!h.contains_key(gone), "{gone} should be removed");
+        }
+        assert_eq!(h["x-opaque-id"], "abc");
+        assert!(h.contains_key("traceparent"));
+        assert_eq!(h["host"], "es.example:9220");
+        assert_eq!(h["x-forwarded-host"], "es.example:9220");
+        assert_eq!(h["x-forwarded-for"], "192.0.2.1, 10.1.2.3");
+        assert_eq!(h["x-forwarded-proto"], "http");
+    }
+
+    #[test]
+    fn h2_authority_becomes_host() {
+        let mut h = HeaderMap::new();
+        let uri: http::Uri = "https://es.example:9220/_search".parse().unwrap_or_default();
+        to_node(&mut h, &uri, &conn());
+        assert_eq!(h["host"], "es.example:9220");
+    }
+}

@@ -1,0 +1,262 @@
+//! End-to-end forwarding over real sockets: Sluice in-process in front of the fake node.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use support::client::{self, empty, full, req, Sender};
+use support::fake_node::{pattern, refusing_addr, Options};
+use support::{FakeNode, SluiceBuilder};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn setup(extra: &str) -> (FakeNode, support::Sluice) {
+    let node = FakeNode::start().await;
+    let sluice = SluiceBuilder::new(&[node.url()]).toml(extra).start().await;
+    (node, sluice)
+}
+
+#[tokio::test]
+async fn content_length_bodies_are_byte_exact_both_ways_h1_and_h2() {
+    let (node, sluice) = setup("").await;
+    let body = pattern(300_000);
+    for mut c in [Sender::h1(sluice.addr).await, Sender::h2(sluice.addr).await] {
+        let got = c.fetch(req("POST", sluice.addr, "/_fake/echo", full(body.clone()))).await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body, body, "response body must be byte-exact");
+        let seen = node.last();
+        assert_eq!(seen.body, body, "request body must reach the node byte-exact");
+        assert_eq!(seen.headers["content-length"], "300000");
+        let sized = c.fetch(req("GET", sluice.addr, "/_fake/sized?size=123457", empty())).await;
+        assert_eq!(sized.headers["content-length"], "123457");
+        assert_eq!(sized.body, pattern(123_457));
+    }
+}
+
+#[tokio::test]
+async fn chunked_bodies_stay_chunked_and_exact() {
+    let (node, sluice) = setup("").await;
+    let raw = b"POST /idx/_fake/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    let out = client::raw(sluice.addr, raw, WAIT).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let seen = node.last();
+    assert_eq!(seen.body, b"hello world");
+    assert!(!seen.headers.contains_key("content-length"));
+    assert_eq!(seen.headers["transfer-encoding"], "chunked");
+    // Response: the node streams without a length; the client sees chunked, exact bytes.
+    let mut c = Sender::h1(sluice.addr).await;
+    let res = c.send(req("GET", sluice.addr, "/_fake/chunked?size=100000", empty())).await;
+    assert_eq!(res.headers()["transfer-encoding"], "chunked");
+    assert!(!res.headers().contains_key("content-length"));
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.as_ref(), pattern(100_000).as_slice());
+}
+
+#[tokio::test]
+async fn path_and_query_reach_the_node_byte_for_byte() {
+    let (node, sluice) = setup("").await;
+    let mut c = Sender::h1(sluice.addr).await;
+    for target in ["/%3Clogs-%7Bnow%2Fd%7D%3E/_search?q=a%20b&x=%2F", "/logs-app//_search/?pretty", "/a/./b/../_count"] {
+        let got = c.fetch(req("GET", sluice.addr, target, empty())).await;
+        assert_eq!(got.status, 200);
+        assert_eq!(node.last().target, target);
+    }
+}
+
+#[tokio::test]
+async fn header_rules_both_ways() {
+    let (node, sluice) = setup("").await;
+    let mut c = Sender::h1(sluice.addr).await;
+    let mut r = req("GET", sluice.addr, "/_fake/headers", empty());
+    let h = r.headers_mut();
+    h.insert("x-opaque-id", "op-42".parse().unwrap());
+    h.insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse().unwrap());
+    h.insert("connection", "x-private-hop".parse().unwrap());
+    h.insert("x-private-hop", "secret".parse().unwrap());
+    h.insert("proxy-authorization", "Basic Zm9vOmJhcg==".parse().unwrap());
+    h.insert("x-forwarded-for", "198.51.100.7".parse().unwrap());
+    let got = c.fetch(r).await;
+    let seen = node.last();
+    assert_eq!(seen.headers["x-opaque-id"], "op-42");
+    assert_eq!(seen.headers["traceparent"], "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    assert!(!seen.headers.contains_key("x-private-hop"));
+    assert!(!seen.headers.contains_key("proxy-authorization"));
+    assert_eq!(seen.headers["x-forwarded-for"], "198.51.100.7, 127.0.0.1");
+    assert_eq!(seen.headers["x-forwarded-proto"], "http");
+    assert_eq!(seen.headers["x-forwarded-host"], sluice.addr.to_string());
+    assert_eq!(seen.headers["host"], sluice.addr.to_string());
+    // Response side: end-to-end headers kept, hop-by-hop dropped.
+    assert_eq!(got.headers["x-elastic-product"], "Elasticsearch");
+    assert_eq!(got.headers["x-opaque-id"], "op-42");
+    assert_eq!(got.headers["x-end-to-end"], "kept");
+    assert!(got.headers.contains_key("traceparent"));
+    assert!(!got.headers.contains_key("x-hop-header"));
+    assert!(!got.headers.contains_key("keep-alive"));
+}
+
+#[tokio::test]
+async fn head_has_headers_and_no_body() {
+    let (node, sluice) = setup("").await;
+    let out = client::raw(sluice.addr, b"HEAD /_fake/sized?size=777 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", WAIT).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.to_ascii_lowercase().contains("content-length: 777"), "{out}");
+    assert!(out.ends_with("\r\n\r\n"), "a HEAD response has no body: {out:?}");
+    assert_eq!(node.last().method, http::Method::HEAD);
+    let mut c = Sender::h1(sluice.addr).await;
+    let got = c.fetch(req("HEAD", sluice.addr, "/", empty())).await;
+    assert_eq!(got.status, 200);
+    assert!(got.body.is_empty());
+}
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_before_the_body() {
+    let (node, sluice) = setup("").await;
+    let mut tcp = tokio::net::TcpStream::connect(sluice.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tcp.write_all(b"PUT /idx/_doc/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 13\r\nExpect: 100-continue\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(WAIT, tcp.read(&mut buf)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100 Continue"));
+    tcp.write_all(b"{\"a\":\"hello\"}").await.unwrap();
+    let rest = client::read_all(&mut tcp, Duration::from_millis(500)).await;
+    assert!(rest.contains("200 OK"), "{rest}");
+    assert_eq!(node.last().body, b"{\"a\":\"hello\"}");
+    assert!(!node.last().headers.contains_key("expect"));
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let (node, sluice) = setup("[listen]\nmax_body_size = \"64KiB\"\n").await;
+    // Declared too large: refused before anything is forwarded.
+    let mut c = Sender::h1(sluice.addr).await;
+    let got = c.fetch(req("POST", sluice.addr, "/idx/_bulk", full(pattern(70_000)))).await;
+    assert_eq!(got.status, 413);
+    assert_eq!(got.json()["error"]["type"], "content_too_long_exception");
+    assert_eq!(node.count(), 0);
+    // Chunked: detected while streaming.
+    let mut raw = b"POST /idx/_bulk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..20 {
+        raw.extend_from_slice(b"1000\r\n");
+        raw.extend_from_slice(&pattern(4096));
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let out = client::raw(sluice.addr, &raw, Duration::from_secs(2)).await;
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    assert!(out.contains("content_too_long_exception"), "{out}");
+    // Under the limit still passes.
+    let mut c = Sender::h1(sluice.addr).await;
+    assert_eq!(c.fetch(req("POST", sluice.addr, "/_fake/echo", full(pattern(60_000)))).await.status, 200);
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431() {
+    let (_node, sluice) = setup("[listen]\nmax_header_size = \"4KiB\"\n").await;
+    let mut c = Sender::h1(sluice.addr).await;
+    let mut r = req("GET", sluice.addr, "/_search", empty());
+    r.headers_mut().insert("x-big", "a".repeat(5000).parse().unwrap());
+    let got = c.fetch(r).await;
+    assert_eq!(got.status, 431);
+    assert_eq!(got.json()["error"]["type"], "too_long_http_header_exception");
+}
+
+#[tokio::test]
+async fn silent_node_gives_504() {
+    let node = FakeNode::start_with(Options { silent: true, ..Default::default() }, None).await;
+    let sluice = SluiceBuilder::new(&[node.url()]).toml("[upstream]\nresponse_timeout = \"300ms\"\n").start().await;
+    let mut c = Sender::h1(sluice.addr).await;
+    let got = c.fetch(req("GET", sluice.addr, "/_search", empty())).await;
+    assert_eq!(got.status, 504);
+    let v = got.json();
+    assert_eq!(v["status"], 504);
+    assert_eq!(v["error"]["root_cause"][0]["type"], "timeout_exception");
+}
+
+#[tokio::test]
+async fn refused_node_fails_over_and_is_skipped() {
+    let dead = refusing_addr().await;
+    let node = FakeNode::start().await;
+    let sluice = SluiceBuilder::new(&[format!("http://{dead}"), node.url()]).toml("[upstream]\nbackoff = \"1h\"\n").start().await;
+    let mut c = Sender::h1(sluice.addr).await;
+    for _ in 0..4 {
+        let got = c.fetch(req("POST", sluice.addr, "/_fake/echo", full("payload"))).await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body, b"payload");
+    }
+    assert_eq!(node.count(), 4);
+    let mut a = Sender::h1(sluice.admin).await;
+    let ready = a.fetch(req("GET", sluice.admin, "/ready", empty())).await.json();
+    assert_eq!(ready["ready"], true);
+    let health: Vec<bool> = ready["nodes"].as_array().unwrap().iter().map(|n| n["healthy"].as_bool().unwrap()).collect();
+    assert_eq!(health, vec![false, true]);
+}
+
+#[tokio::test]
+async fn no_node_gives_502_in_elasticsearch_shape() {
+    let dead = refusing_addr().await;
+    let sluice = SluiceBuilder::new(&[format!("http://{dead}")]).start().await;
+    let mut c = Sender::h1(sluice.addr).await;
+    let got = c.fetch(req("GET", sluice.addr, "/", empty())).await;
+    assert_eq!(got.status, 502);
+    let v = got.json();
+    assert_eq!(v["error"]["type"], "no_node_available_exception");
+    assert_eq!(v["error"]["root_cause"][0]["reason"], v["error"]["reason"]);
+    assert!(!got.text().contains(&dead.to_string()), "no internal detail in the reason");
+    let mut a = Sender::h1(sluice.admin).await;
+    assert_eq!(a.fetch(req("GET", sluice.admin, "/ready", empty())).await.status, 503);
+    assert_eq!(a.fetch(req("GET", sluice.admin, "/live", empty())).await.status, 200);
+}
+
+#[tokio::test]
+async fn slow_client_is_timed_out() {
+    let (_node, sluice) = setup("[listen]\nheader_read_timeout = \"300ms\"\n").await;
+    use tokio::io::AsyncWriteExt;
+    let mut tcp = tokio::net::TcpStream::connect(sluice.addr).await.unwrap();
+    tcp.write_all(b"GET /_search HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    // The head never completes: Sluice must close the connection by itself.
+    let started = std::time::Instant::now();
+    let _ = client::read_all(&mut tcp, WAIT).await;
+    assert!(started.elapsed() < WAIT, "the connection was not closed");
+}
+
+#[tokio::test]
+async fn idle_connection_is_closed() {
+    let (_node, sluice) = setup("[listen]\nidle_timeout = \"300ms\"\n").await;
+    use tokio::io::AsyncWriteExt;
+    let mut tcp = tokio::net::TcpStream::connect(sluice.addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let out = client::read_all(&mut tcp, WAIT).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(started.elapsed() < WAIT, "the idle connection was not closed");
+}
+
+#[tokio::test]
+async fn connection_cap_answers_503() {
+    let (_node, sluice) = setup("[listen]\nmax_connections = 1\n").await;
+    let mut first = Sender::h1(sluice.addr).await;
+    assert_eq!(first.fetch(req("GET", sluice.addr, "/", empty())).await.status, 200);
+    let out = client::raw(sluice.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", WAIT).await;
+    assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+    assert!(out.contains("rejected_execution_exception"), "{out}");
+    assert_eq!(first.fetch(req("GET", sluice.addr, "/", empty())).await.status, 200);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_in_flight_requests_finish() {
+    let (node, sluice) = setup("").await;
+    let addr = sluice.addr;
+    let mut c = Sender::h1(addr).await;
+    let in_flight = tokio::spawn(async move { c.fetch(req("GET", addr, "/_search?fake_delay_ms=400", empty())).await });
+    // Wait until the node has the request, then ask Sluice to stop.
+    while node.count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    sluice.begin_shutdown();
+    let got = in_flight.await.unwrap();
+    assert_eq!(got.status, 200);
+    sluice.stop().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");
+}

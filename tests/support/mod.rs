@@ -1,0 +1,12 @@
+//! Test support: an in-process fake Elasticsearch node, certificates, clients and a helper that
+//! starts Sluice in-process on 127.0.0.1:0. Every socket is on loopback, every port is 0.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod certs;
+pub mod client;
+pub mod fake_node;
+pub mod proxy;
+
+pub use certs::TestPki;
+pub use fake_node::{FakeNode, Received};
+pub use proxy::{Sluice, SluiceBuilder};

@@ -1,0 +1,120 @@
+//! Starts Sluice in-process on 127.0.0.1:0 in front of given nodes.
+
+use std::net::SocketAddr;
+
+use tokio::sync::watch;
+
+pub struct SluiceBuilder {
+    nodes: Vec<String>,
+    extra: String,
+    dir: Option<std::path::PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+pub struct Sluice {
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    reload: watch::Sender<u64>,
+    pub task: Option<tokio::task::JoinHandle<Result<(), sluice::StartError>>>,
+}
+
+impl SluiceBuilder {
+    pub fn new(nodes: &[String]) -> Self {
+        Self { nodes: nodes.to_vec(), extra: String::new(), dir: None, env: Vec::new() }
+    }
+
+    /// Extra TOML merged over the generated configuration (tables merge key by key).
+    pub fn toml(mut self, extra: &str) -> Self {
+        self.extra.push_str(extra);
+        self.extra.push('\n');
+        self
+    }
+
+    /// The folder relative file paths are resolved against.
+    pub fn dir(mut self, dir: &std::path::Path) -> Self {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// The generated configuration: loopback port-0 listeners, the nodes, then `extra` merged in.
+    pub fn config_text(&self) -> String {
+        let nodes: Vec<String> = self.nodes.iter().map(|n| format!("{n:?}")).collect();
+        let base = format!(
+            "[listen]\naddress = \"127.0.0.1:0\"\n[admin]\naddress = \"127.0.0.1:0\"\n[upstream]\nnodes = [{}]\n",
+            nodes.join(", ")
+        );
+        let mut base: toml::Table = base.parse().unwrap();
+        let extra: toml::Table = self.extra.parse().unwrap_or_else(|e| panic!("bad test TOML: {e}"));
+        merge(&mut base, extra);
+        toml::to_string(&base).unwrap()
+    }
+
+    pub fn config(&self) -> sluice::Config {
+        let base = self.dir.clone().unwrap_or_default();
+        match sluice::config::from_str(&self.config_text(), &base, &self.env, &Default::default()) {
+            Ok(c) => c,
+            Err(e) => panic!("test configuration is invalid:\n{e}\n---\n{}", self.config_text()),
+        }
+    }
+
+    pub async fn start(self) -> Sluice {
+        let config = self.config();
+        let listeners = sluice::bind(&config).await.unwrap();
+        let addr = listeners.proxy.local_addr().unwrap();
+        let admin = listeners.admin.local_addr().unwrap();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (reload, reload_rx) = watch::channel(0);
+        let control = sluice::Control { shutdown: shutdown_rx, reload: reload_rx };
+        let task = tokio::spawn(sluice::run(config, listeners, control));
+        Sluice { addr, admin, shutdown, reload, task: Some(task) }
+    }
+}
+
+impl Sluice {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Asks Sluice to stop accepting and drain; returns when it has stopped.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// What SIGHUP does: read certificate files again.
+    pub fn reload(&self) {
+        self.reload.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for Sluice {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
