@@ -59,7 +59,8 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
     let proxy = Server { listener: listeners.proxy, settings: config.listen.clone(), tls: server_tls.clone(), handler: pipeline };
     let admin_settings = crate::listener::ListenSettings { tls: None, ..config.listen.clone() };
     let admin = Server { listener: listeners.admin, settings: admin_settings, tls: None, handler: Admin::new(pool.clone()) };
-    tracing::info!(proxy = %config.listen.address, admin = %config.admin.address, "sluice serving");
+    let (proxy_addr, admin_addr) = (proxy.listener.local_addr().ok(), admin.listener.local_addr().ok());
+    tracing::info!(proxy = ?proxy_addr, admin = ?admin_addr, "sluice serving");
 
     let reloader = tokio::spawn(reload_on_signal(config.clone(), control.reload, server_tls, pool));
     let admin_task = tokio::spawn(admin.run(control.shutdown.clone()));

@@ -1,0 +1,150 @@
+//! The `sluice` binary: check-config, precedence of flags/environment/file, exit codes, and a
+//! real process serving and draining on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use support::client::{empty, req, Sender};
+use support::FakeNode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_config_accepts_the_shipped_example() {
+    let out = Command::new(BIN).args(["check-config", "--config", "config/sluice.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration is valid"));
+}
+
+#[test]
+fn check_config_prints_every_error_at_once_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        &dir,
+        "bad.toml",
+        r#"
+[listen]
+address = "not-an-address"
+max_body_size = "12 parsecs"
+bogus = 1
+[listen.tls]
+cert = "missing.pem"
+key = "missing-key.pem"
+[upstream]
+nodes = ["ftp://x", "http://ok:9200"]
+response_timeout = "soon"
+[admin]
+address = "127.0.0.1:9221"
+[mystery]
+x = 1
+"#,
+    );
+    let out = Command::new(BIN).args(["check-config", "--config"]).arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "unknown key `listen.bogus`",
+        "unknown key `mystery`",
+        "`listen.address`",
+        "`listen.max_body_size`",
+        "missing.pem",
+        "missing-key.pem",
+        "ftp://x",
+        "`upstream.response_timeout`",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+}
+
+#[test]
+fn invalid_toml_and_missing_file_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(&dir, "broken.toml", "[listen\naddress=");
+    let out = Command::new(BIN).args(["run", "--config"]).arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid TOML"));
+    let out = Command::new(BIN).args(["check-config", "--config", "/nonexistent/sluice.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let out = Command::new(BIN).args(["frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn flags_beat_environment_beat_file() {
+    let file = "[listen]\naddress = \"127.0.0.1:1111\"\n[upstream]\nnodes = [\"http://file:9200\"]\n[admin]\naddress = \"127.0.0.1:2222\"\n";
+    let env = vec![
+        ("SLUICE_LISTEN_ADDRESS".to_string(), "127.0.0.1:3333".to_string()),
+        ("SLUICE_UPSTREAM_NODES".to_string(), "http://env-a:9200, http://env-b:9201".to_string()),
+        ("SLUICE_LISTEN_MAX_BODY_SIZE".to_string(), "1MiB".to_string()),
+    ];
+    let none = sluice::config::Overrides::default();
+    let c = sluice::config::from_str(file, std::path::Path::new("."), &env, &none).unwrap();
+    assert_eq!(c.listen.address.to_string(), "127.0.0.1:3333");
+    assert_eq!(c.upstream.nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(), ["http://env-a:9200", "http://env-b:9201"]);
+    assert_eq!(c.listen.max_body_size, 1 << 20);
+    assert_eq!(c.admin.address.to_string(), "127.0.0.1:2222");
+    let flags = sluice::config::Overrides {
+        listen_address: Some("127.0.0.1:4444".into()),
+        upstream_nodes: vec!["http://flag:9200".into()],
+        ..Default::default()
+    };
+    let c = sluice::config::from_str(file, std::path::Path::new("."), &env, &flags).unwrap();
+    assert_eq!(c.listen.address.to_string(), "127.0.0.1:4444");
+    assert_eq!(c.upstream.nodes[0].to_string(), "http://flag:9200");
+    let bad_env = vec![("SLUICE_LISTEN_MAX_CONNECTIONS".to_string(), "many".to_string())];
+    let e = sluice::config::from_str(file, std::path::Path::new("."), &bad_env, &none).unwrap_err();
+    assert!(e.errors.iter().any(|m| m.contains("SLUICE_LISTEN_MAX_CONNECTIONS")), "{e}");
+}
+
+#[test]
+fn a_busy_port_exits_4() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["run", "--config", "config/sluice.toml", "--listen", &addr, "--admin", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn the_binary_serves_and_drains_on_sigterm() {
+    let node = FakeNode::start().await;
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", "config/sluice.toml", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args(["--upstream", &node.url()])
+        .env("SLUICE_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("sluice exited before serving").unwrap();
+        if line.contains("sluice serving") {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let proxy = v["fields"]["proxy"].as_str().unwrap();
+            break proxy.trim_start_matches("Some(").trim_end_matches(')').parse::<std::net::SocketAddr>().unwrap();
+        }
+    };
+    let mut c = Sender::h1(addr).await;
+    assert_eq!(c.fetch(req("GET", addr, "/", empty())).await.status, 200);
+    assert_eq!(node.count(), 1);
+    drop(c);
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert_eq!(status.code(), Some(0));
+}
