@@ -64,7 +64,9 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
 
     let reloader = tokio::spawn(reload_on_signal(config.clone(), control.reload, server_tls, pool));
     let admin_task = tokio::spawn(admin.run(control.shutdown.clone()));
-    proxy.run(control.shutdown).await;
+    // The accept loop runs as a task, not on the caller's future: on a single-threaded
+    // runtime, waking the `block_on` future costs a write to the driver's eventfd.
+    let _ = tokio::spawn(proxy.run(control.shutdown)).await;
     reloader.abort();
     let _ = admin_task.await;
     tracing::info!("sluice stopped");

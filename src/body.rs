@@ -77,6 +77,8 @@ impl Body for Limited {
 /// What Sluice sends to a node.
 pub enum ReqBody {
     Empty,
+    /// A body whose Content-Length is within the limit (hyper enforces the length).
+    Incoming(Incoming),
     Limited(Limited),
     Full(Option<Bytes>),
     Boxed(BoxBody),
@@ -89,6 +91,7 @@ impl Body for ReqBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match &mut *self {
             ReqBody::Empty => Poll::Ready(None),
+            ReqBody::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(BodyError::Client),
             ReqBody::Limited(b) => Pin::new(b).poll_frame(cx),
             ReqBody::Full(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
             ReqBody::Boxed(b) => Pin::new(b).poll_frame(cx),
@@ -98,6 +101,7 @@ impl Body for ReqBody {
     fn is_end_stream(&self) -> bool {
         match self {
             ReqBody::Empty => true,
+            ReqBody::Incoming(b) => b.is_end_stream(),
             ReqBody::Limited(b) => b.is_end_stream(),
             ReqBody::Full(b) => b.is_none(),
             ReqBody::Boxed(b) => b.is_end_stream(),
@@ -107,6 +111,7 @@ impl Body for ReqBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ReqBody::Empty => SizeHint::with_exact(0),
+            ReqBody::Incoming(b) => b.size_hint(),
             ReqBody::Limited(b) => b.size_hint(),
             ReqBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64)),
             ReqBody::Boxed(b) => b.size_hint(),

@@ -101,7 +101,7 @@ async fn https_node_with_ca_and_client_certificate() {
         client.key
     );
     let url = format!("https://localhost:{}", node.addr.port());
-    let sluice = SluiceBuilder::new(&[url.clone()]).toml(&cfg).start().await;
+    let sluice = SluiceBuilder::new(std::slice::from_ref(&url)).toml(&cfg).start().await;
     let mut c = Sender::h1(sluice.addr).await;
     let got = c.fetch(req("GET", sluice.addr, "/_search", empty())).await;
     assert_eq!(got.status, 200, "{}", got.text());

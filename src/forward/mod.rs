@@ -6,6 +6,7 @@
 //! of it reached a node (the connection could not be made, or hyper handed the request back
 //! unsent); once its body started streaming it is never retried.
 
+mod conn;
 mod node;
 mod pool;
 

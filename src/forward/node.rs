@@ -4,9 +4,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use hyper::client::conn::http1::SendRequest;
-
-use crate::body::ReqBody;
+use super::conn::Upstream;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -52,7 +50,7 @@ impl std::fmt::Display for NodeAddr {
 
 pub struct Node {
     pub addr: NodeAddr,
-    pub idle: Mutex<Vec<SendRequest<ReqBody>>>,
+    pub idle: Mutex<Vec<Upstream>>,
     /// Milliseconds since the pool's epoch before which the node is skipped.
     down_until: AtomicU64,
     failures: AtomicU32,
@@ -80,14 +78,14 @@ impl Node {
         }
     }
 
-    pub fn take_idle(&self) -> Option<SendRequest<ReqBody>> {
+    pub fn take_idle(&self) -> Option<Upstream> {
         self.idle.lock().ok()?.pop()
     }
 
-    pub fn put_idle(&self, sender: SendRequest<ReqBody>, max: usize) {
+    pub fn put_idle(&self, conn: Upstream, max: usize) {
         if let Ok(mut idle) = self.idle.lock() {
             if idle.len() < max {
-                idle.push(sender);
+                idle.push(conn);
             }
         }
     }

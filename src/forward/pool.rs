@@ -11,11 +11,10 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
+use super::conn::{Stream, Upstream};
 use super::node::{Node, Scheme};
 use super::{ForwardError, UpstreamSettings};
 use crate::body::{BodyError, ReqBody};
@@ -65,14 +64,14 @@ impl Pool {
 
     /// Healthy nodes in round-robin order first, then the ones in back-off (a last resort, so
     /// that a cluster whose every node blipped recovers at once).
-    fn order(&self) -> Vec<Arc<Node>> {
+    fn order(&self) -> impl Iterator<Item = &Arc<Node>> {
         let n = self.nodes.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
-        let ring = (0..n).map(|i| &self.nodes[(start + i) % n]);
-        let (mut up, down): (Vec<_>, Vec<_>) = ring.cloned().partition(|node| node.is_healthy(now));
-        up.extend(down);
-        up
+        let ring = move || (0..n).map(move |i| &self.nodes[(start + i) % n]);
+        let up = ring().filter(move |node| node.is_healthy(now));
+        let down = ring().filter(move |node| !node.is_healthy(now));
+        up.chain(down)
     }
 
     /// Sends a request to a node and returns its response with a streaming body.
@@ -80,7 +79,7 @@ impl Pool {
         let mut req = req;
         let mut last = ForwardError::NoNode;
         for node in self.order() {
-            match self.attempt(&node, req).await {
+            match self.attempt(node, req).await {
                 Ok(res) => return Ok((res, node.addr.to_string())),
                 Err(Attempt::Failed(e)) => return Err(e),
                 Err(Attempt::Unsent(r, e)) => {
@@ -99,26 +98,27 @@ impl Pool {
         // A pooled connection may have been closed by the node in the meantime: hyper then
         // hands the request back unsent and we take the next one, or open a fresh connection.
         loop {
-            let (mut sender, fresh) = match node.take_idle() {
-                Some(s) => (s, false),
+            let (mut up, fresh) = match node.take_idle() {
+                Some(up) => (up, false),
                 None => match self.connect(node).await {
-                    Ok(s) => (s, true),
+                    Ok(up) => (up, true),
                     Err(e) => {
                         node.mark_down(self.now_ms(), self.settings.backoff, self.settings.backoff_max);
                         return Err(Attempt::Unsent(req, e));
                     }
                 },
             };
-            if !fresh && (sender.is_closed() || sender.ready().await.is_err()) {
+            if !fresh && (up.is_closed() || !up.ready().await) {
                 continue;
             }
             let timeout = self.settings.response_timeout;
-            let sent = tokio::time::timeout(timeout, sender.try_send_request(req)).await;
+            let sending = up.sender.try_send_request(req);
+            let sent = tokio::time::timeout(timeout, up.drive_until(sending)).await;
             match sent {
                 Err(_) => return Err(Attempt::Failed(ForwardError::ResponseTimeout(timeout))),
                 Ok(Ok(res)) => {
                     node.mark_up();
-                    return Ok(self.wrap(node, sender, res));
+                    return Ok(self.wrap(node, up, res));
                 }
                 Ok(Err(mut e)) => match e.take_message() {
                     Some(r) if !fresh => req = r,
@@ -129,24 +129,24 @@ impl Pool {
         }
     }
 
-    fn wrap(&self, node: &Arc<Node>, sender: SendRequest<ReqBody>, res: Response<Incoming>) -> Response<PooledBody> {
+    fn wrap(&self, node: &Arc<Node>, up: Upstream, res: Response<Incoming>) -> Response<PooledBody> {
         let max = self.settings.max_idle_per_node;
         let (parts, body) = res.into_parts();
         if body.is_end_stream() {
-            node.put_idle(sender, max);
+            node.put_idle(up, max);
             return Response::from_parts(parts, PooledBody { inner: body, home: None });
         }
-        Response::from_parts(parts, PooledBody { inner: body, home: Some((sender, node.clone(), max)) })
+        Response::from_parts(parts, PooledBody { inner: body, home: Some((up, node.clone(), max)) })
     }
 
-    async fn connect(&self, node: &Node) -> Result<SendRequest<ReqBody>, ForwardError> {
+    async fn connect(&self, node: &Node) -> Result<Upstream, ForwardError> {
         let addr = &node.addr;
         let timeout = self.settings.connect_timeout;
         let connecting = async {
             let tcp = TcpStream::connect((addr.host.as_str(), addr.port)).await.map_err(|_| ForwardError::NoNode)?;
             let _ = tcp.set_nodelay(true);
-            match addr.scheme {
-                Scheme::Http => handshake(tcp).await,
+            let stream = match addr.scheme {
+                Scheme::Http => Stream::Tcp(tcp),
                 Scheme::Https => {
                     let name = ServerName::try_from(addr.host.clone()).map_err(|_| ForwardError::NoNode)?;
                     let connector = tokio_rustls::TlsConnector::from(self.tls.load_full());
@@ -154,9 +154,10 @@ impl Pool {
                         tracing::warn!(node = %addr, error = %e, "TLS handshake with node failed");
                         ForwardError::NoNode
                     })?;
-                    handshake(tls).await
+                    Stream::Tls(Box::new(tls))
                 }
-            }
+            };
+            Upstream::handshake(stream).await.map_err(|_| ForwardError::NoNode)
         };
         match tokio::time::timeout(timeout, connecting).await {
             Ok(r) => r,
@@ -165,24 +166,11 @@ impl Pool {
     }
 }
 
-async fn handshake<T>(io: T) -> Result<SendRequest<ReqBody>, ForwardError>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-{
-    let (sender, conn) = http1::Builder::new().handshake(TokioIo::new(io)).await.map_err(|_| ForwardError::NoNode)?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "node connection closed");
-        }
-    });
-    Ok(sender)
-}
-
-/// A node's response body. When it has been read to the end, its connection goes back to the
-/// pool; a body dropped half-way takes its connection with it.
+/// A node's response body. It drives its connection while it streams; read to the end, the
+/// connection goes back to the pool; dropped half-way, the connection closes with it.
 pub struct PooledBody {
     inner: Incoming,
-    home: Option<(SendRequest<ReqBody>, Arc<Node>, usize)>,
+    home: Option<(Upstream, Arc<Node>, usize)>,
 }
 
 impl Body for PooledBody {
@@ -191,7 +179,14 @@ impl Body for PooledBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        let mut frame = Pin::new(&mut this.inner).poll_frame(cx);
+        if frame.is_pending() {
+            if let Some((up, _, _)) = &mut this.home {
+                up.drive(cx);
+            }
+            frame = Pin::new(&mut this.inner).poll_frame(cx);
+        }
+        let frame = ready!(frame);
         match &frame {
             None => this.release(),
             Some(Ok(_)) if this.inner.is_end_stream() => this.release(),
@@ -211,8 +206,10 @@ impl Body for PooledBody {
 
 impl PooledBody {
     fn release(&mut self) {
-        if let Some((sender, node, max)) = self.home.take() {
-            node.put_idle(sender, max);
+        if let Some((up, node, max)) = self.home.take() {
+            if !up.is_closed() {
+                node.put_idle(up, max);
+            }
         }
     }
 }

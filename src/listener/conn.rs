@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::io::{Activity, TrackedIo};
+use super::io::{Activity, TrackedIo, Verdict};
 use super::{ConnInfo, Handler, ListenSettings, TlsInfo};
 use crate::pipeline::respond;
 
@@ -30,7 +29,7 @@ impl<H: Handler> Job<H> {
     pub async fn serve(self) {
         let local = self.tcp.local_addr().unwrap_or(self.peer);
         let Some(tls) = self.tls.clone() else {
-            let info = ConnInfo { peer: self.peer, local, tls: None };
+            let info = ConnInfo::new(self.peer, local, None);
             let tcp = self.tcp;
             return serve_http(tcp, info, &self.settings, self.handler, self.shutdown).await;
         };
@@ -53,7 +52,7 @@ impl<H: Handler> Job<H> {
             alpn: session.alpn_protocol().map(<[u8]>::to_vec),
             client_certs: session.peer_certificates().unwrap_or_default().iter().map(|c| c.to_vec()).collect(),
         };
-        let info = ConnInfo { peer: self.peer, local, tls: Some(tls_info) };
+        let info = ConnInfo::new(self.peer, local, Some(tls_info));
         serve_http(stream, info, &self.settings, self.handler, self.shutdown).await;
     }
 }
@@ -65,7 +64,7 @@ fn builder(settings: &ListenSettings) -> auto::Builder<TokioExecutor> {
     let buf = (settings.max_header_size * 2 + 8192).max(8192);
     b.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
+        .header_read_timeout(None) // enforced by the connection watchdog (see io::Activity)
         .max_buf_size(buf)
         .keep_alive(true);
     b.http2()
@@ -84,16 +83,15 @@ where
     H: Handler,
 {
     let activity = Activity::new();
-    let in_flight = Arc::new(AtomicUsize::new(0));
     let info = Arc::new(info);
     let svc = {
-        let in_flight = in_flight.clone();
-        service_fn(move |req| {
-            let (handler, info, in_flight) = (handler.clone(), info.clone(), in_flight.clone());
+        let activity = activity.clone();
+        service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (handler, info, activity) = (handler.clone(), info.clone(), activity.clone());
             async move {
-                in_flight.fetch_add(1, Ordering::Relaxed);
+                activity.request_started(req.version() == http::Version::HTTP_2);
                 let res = handler.handle(req, info).await;
-                in_flight.fetch_sub(1, Ordering::Relaxed);
+                activity.request_finished();
                 Ok::<_, Infallible>(res)
             }
         })
@@ -102,10 +100,24 @@ where
     let builder = builder(settings);
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
-    let idle = settings.idle_timeout;
+    let (head_timeout, idle) = (settings.header_read_timeout, settings.idle_timeout);
+    // Deadlines move as requests come and go; looking again at least this often keeps each
+    // limit within one period of exact without a timer per request.
+    let period = head_timeout.min(idle);
     let mut closing = false;
     loop {
-        let deadline = if in_flight.load(Ordering::Relaxed) > 0 { Instant::now() + idle } else { activity.last() + idle };
+        let deadline = match activity.check(head_timeout, idle) {
+            Verdict::Wait(at) => at.min(Instant::now() + period),
+            Verdict::HeadTooSlow => {
+                tracing::debug!("request head not received in time: closing the connection");
+                return;
+            }
+            Verdict::Idle => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+                Instant::now() + idle
+            }
+        };
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(e) = res {
@@ -117,12 +129,7 @@ where
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
-            _ = tokio::time::sleep_until(deadline.into()), if !closing => {
-                if in_flight.load(Ordering::Relaxed) == 0 && activity.last() + idle <= Instant::now() {
-                    conn.as_mut().graceful_shutdown();
-                    closing = true;
-                }
-            }
+            _ = tokio::time::sleep_until(deadline.into()), if !closing => {}
         }
     }
 }

@@ -73,6 +73,16 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub tls: Option<TlsInfo>,
+    /// The peer's IP as a header value, computed once per connection (X-Forwarded-For).
+    pub peer_ip: http::HeaderValue,
+}
+
+impl ConnInfo {
+    pub fn new(peer: SocketAddr, local: SocketAddr, tls: Option<TlsInfo>) -> Self {
+        let peer_ip = http::HeaderValue::from_str(&peer.ip().to_string())
+            .unwrap_or_else(|_| http::HeaderValue::from_static("unknown"));
+        Self { peer, local, tls, peer_ip }
+    }
 }
 
 #[derive(Clone, Debug)]

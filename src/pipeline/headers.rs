@@ -16,8 +16,16 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::PROXY_AUTHORIZATION,
 ];
 
-/// Removes hop-by-hop headers, including those the Connection header names.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || name == header::PROXY_AUTHENTICATE
+}
+
+/// Removes hop-by-hop headers, including those the Connection header names. Most requests
+/// carry none: one pass over the names (no hashing) decides whether there is work to do.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    if !h.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -44,7 +52,9 @@ pub fn head_size(method: &http::Method, uri: &http::Uri, h: &HeaderMap) -> usize
 /// Host kept (or taken from an HTTP/2 authority), X-Forwarded-For appended, -Proto and -Host set.
 pub fn to_node(h: &mut HeaderMap, uri: &http::Uri, conn: &ConnInfo) {
     strip_hop_by_hop(h);
-    h.remove(header::EXPECT);
+    if h.contains_key(header::EXPECT) {
+        h.remove(header::EXPECT);
+    }
     let host = match h.get(header::HOST) {
         Some(v) => Some(v.clone()),
         None => uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
@@ -53,14 +63,14 @@ pub fn to_node(h: &mut HeaderMap, uri: &http::Uri, conn: &ConnInfo) {
         h.insert("x-forwarded-host", host.clone());
         h.insert(header::HOST, host);
     }
-    let ip = conn.peer.ip().to_string();
     let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {ip}"),
-        None => ip,
+        Some(prev) => {
+            let ip = conn.peer_ip.to_str().unwrap_or("unknown");
+            HeaderValue::from_str(&format!("{prev}, {ip}")).unwrap_or_else(|_| conn.peer_ip.clone())
+        }
+        None => conn.peer_ip.clone(),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        h.insert("x-forwarded-for", v);
-    }
+    h.insert("x-forwarded-for", xff);
     let proto = if conn.tls.is_some() { "https" } else { "http" };
     h.insert("x-forwarded-proto", HeaderValue::from_static(proto));
 }
@@ -70,10 +80,7 @@ mod tests {
     use super::*;
 
     fn conn() -> ConnInfo {
-        ConnInfo { peer: "10.1.2.3:5555".parse().unwrap_or_else(|_| unreachable()), local: "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable()), tls: None }
-    }
-    fn unreachable() -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([0, 0, 0, 0], 0))
+        ConnInfo::new("10.1.2.3:5555".parse().unwrap(), "127.0.0.1:1".parse().unwrap(), None)
     }
 
     #[test]

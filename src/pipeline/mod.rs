@@ -59,19 +59,23 @@ impl Shared {
         if headers::head_size(req.method(), req.uri(), req.headers()) > s.max_header_size {
             return Err(Failure::HeadersTooLarge { limit: s.max_header_size });
         }
-        if declared_length(req.headers()).is_some_and(|n| n > s.max_body_size) {
+        let declared = declared_length(req.headers());
+        if declared.is_some_and(|n| n > s.max_body_size) {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
         }
-        let exceeded = Arc::new(AtomicBool::new(false));
-        let (parts, body) = req.into_parts();
-        let upstream_req = to_node(parts, body, conn, s.max_body_size, exceeded.clone());
+        let (mut parts, body) = req.into_parts();
+        headers::to_node(&mut parts.headers, &parts.uri, conn);
+        let (body, exceeded) = limit_body(body, declared, s.max_body_size);
+        let upstream_req = to_node(parts, body);
         match self.pool.send(upstream_req).await {
             Ok((res, _node)) => {
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
                 Ok(Response::from_parts(parts, ResBody::Upstream(body)))
             }
-            Err(_) if exceeded.load(Ordering::Acquire) => Err(Failure::BodyTooLarge { limit: s.max_body_size }),
+            Err(_) if exceeded.is_some_and(|e| e.load(Ordering::Acquire)) => {
+                Err(Failure::BodyTooLarge { limit: s.max_body_size })
+            }
             Err(e) => Err(match e {
                 ForwardError::NoNode => Failure::NoNode,
                 ForwardError::ConnectTimeout => Failure::ConnectTimeout,
@@ -89,25 +93,27 @@ fn declared_length(h: &http::HeaderMap) -> Option<u64> {
     h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
+/// Wraps the client's body with the byte limit unless its declared length already proves it
+/// within the limit (hyper enforces Content-Length framing). The flag tells a body that went
+/// over the limit from a node failure.
+fn limit_body(body: Incoming, declared: Option<u64>, limit: u64) -> (ReqBody, Option<Arc<AtomicBool>>) {
+    if http_body::Body::is_end_stream(&body) && declared.is_none() {
+        return (ReqBody::Empty, None);
+    }
+    if declared.is_some() {
+        return (ReqBody::Incoming(body), None);
+    }
+    let exceeded = Arc::new(AtomicBool::new(false));
+    (ReqBody::Limited(Limited::new(body, limit, exceeded.clone())), Some(exceeded))
+}
+
 /// Builds the request for the node: same method, path and query bytes, end-to-end headers.
-fn to_node(
-    mut parts: http::request::Parts,
-    body: Incoming,
-    conn: &ConnInfo,
-    limit: u64,
-    exceeded: Arc<AtomicBool>,
-) -> Request<ReqBody> {
-    headers::to_node(&mut parts.headers, &parts.uri, conn);
+fn to_node(mut parts: http::request::Parts, body: ReqBody) -> Request<ReqBody> {
     if let Some(pq) = parts.uri.path_and_query() {
         if let Ok(uri) = http::Uri::builder().path_and_query(pq.clone()).build() {
             parts.uri = uri;
         }
     }
     parts.version = Version::HTTP_11;
-    let body = if http_body::Body::is_end_stream(&body) && !parts.headers.contains_key(header::CONTENT_LENGTH) {
-        ReqBody::Empty
-    } else {
-        ReqBody::Limited(Limited::new(body, limit, exceeded))
-    };
     Request::from_parts(parts, body)
 }
