@@ -6,10 +6,13 @@
 pub mod admin;
 pub mod app;
 pub mod body;
+pub mod classify;
+pub mod clock;
 pub mod config;
 pub mod forward;
 pub mod listener;
 pub mod pipeline;
+pub mod privilege;
 pub mod telemetry;
 
 pub use app::{bind, run, Control, Listeners, StartError};

@@ -1,0 +1,293 @@
+//! Targets carried in JSON bodies: the route's field paths from the specifications, the query
+//! DSL constructs that read other indices (terms lookup, more_like_this, indexed shapes,
+//! percolate, pinned docs, lookup runtime fields, knn lookups, indices_boost), alias actions,
+//! search templates, SQL / ES|QL / PPL text and continuation ids.
+
+use serde_json::{Map, Value};
+
+use super::routes::{BodyKind, ContKind};
+use super::{add_continuation, add_targets, query_lang, Arity, Classification, Refusal};
+use crate::privilege::IndexPriv;
+
+const READ: &[IndexPriv] = &[IndexPriv::Read];
+
+pub fn parse_json(body: &[u8]) -> Result<Value, Refusal> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(body).map_err(|e| Refusal::parse(format!("request body is not valid JSON: {e}")))
+}
+
+pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64) -> Result<(), Refusal> {
+    let v = parse_json(body)?;
+    if !v.is_object() {
+        return Err(Refusal::parse("request body must be a JSON object"));
+    }
+    match kind {
+        BodyKind::Json => {
+            for f in c.route.fields {
+                for (expr, at) in extract(&v, f.path) {
+                    add_targets(c, &expr, Arity::Many, f.privs, &format!("body:{at}"), now_ms)?;
+                }
+            }
+            if c.route.dsl {
+                dsl(c, &v, "", now_ms)?;
+            }
+        }
+        BodyKind::Template => template(c, &v, now_ms)?,
+        BodyKind::Aliases => aliases(c, &v, now_ms)?,
+        BodyKind::Sql | BodyKind::Esql | BodyKind::Ppl => query_text(c, kind, &v, now_ms)?,
+        BodyKind::Continuation => continuation(c, &v)?,
+        BodyKind::None | BodyKind::Bulk | BodyKind::Msearch | BodyKind::MsearchTemplate => {}
+    }
+    Ok(())
+}
+
+/// Values at a spec field path (`source.index`, `docs[]._index`, `runtime_mappings.target_index`),
+/// as index expressions with the concrete path they were found at. A missing key under a map
+/// descends one level into every value (spec paths flatten `map<name, object>`).
+pub fn extract(v: &Value, path: &str) -> Vec<(String, String)> {
+    let segs: Vec<&str> = path.split('.').collect();
+    let mut out = Vec::new();
+    walk_path(v, &segs, String::new(), &mut out, true);
+    out
+}
+
+fn walk_path(v: &Value, segs: &[&str], at: String, out: &mut Vec<(String, String)>, may_descend: bool) {
+    let Some((seg, rest)) = segs.split_first() else {
+        leaf(v, at, out);
+        return;
+    };
+    let key = seg.trim_end_matches("[]");
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_path(item, segs, format!("{at}[{i}]"), out, may_descend);
+            }
+        }
+        Value::Object(m) => match m.get(key) {
+            Some(child) => walk_path(child, rest, join(&at, key), out, true),
+            None if may_descend => {
+                for (k, child) in m {
+                    if child.is_object() {
+                        walk_path(child, segs, join(&at, k), out, false);
+                    }
+                }
+            }
+            None => {}
+        },
+        _ => {}
+    }
+}
+
+fn join(at: &str, key: &str) -> String {
+    if at.is_empty() { key.to_string() } else { format!("{at}.{key}") }
+}
+
+/// A field's value as names: a string (an expression), strings in an array, or map keys.
+fn leaf(v: &Value, at: String, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::String(s) => out.push((s.clone(), at)),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::String(s) => out.push((s.clone(), format!("{at}[{i}]"))),
+                    Value::Object(m) => out.extend(m.keys().map(|k| (k.clone(), format!("{at}[{i}]")))),
+                    _ => {}
+                }
+            }
+        }
+        Value::Object(m) => out.extend(m.keys().map(|k| (k.clone(), at.clone()))),
+        _ => {}
+    }
+}
+
+/// Walks a query DSL tree (a whole search body) for constructs that read other indices.
+pub fn dsl(c: &mut Classification, v: &Value, at: &str, now_ms: i64) -> Result<(), Refusal> {
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                dsl(c, item, &format!("{at}[{i}]"), now_ms)?;
+            }
+        }
+        Value::Object(m) => {
+            for (k, child) in m {
+                let here = join(at, k);
+                construct(c, k, child, &here, now_ms)?;
+                dsl(c, child, &here, now_ms)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn construct(c: &mut Classification, key: &str, v: &Value, at: &str, now_ms: i64) -> Result<(), Refusal> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    let str_at = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+    match (key, v) {
+        // terms lookup: {"terms": {"field": {"index": "...", "id": "...", "path": "..."}}}
+        ("terms", Value::Object(m)) => {
+            for (field, spec) in m {
+                if let Some(i) = spec.as_object().and_then(|s| str_at(s, "index")) {
+                    found.push((i, format!("{at}.{field}.index")));
+                }
+            }
+        }
+        ("more_like_this", Value::Object(m)) => {
+            for side in ["like", "unlike"] {
+                let items: Vec<&Value> = match m.get(side) {
+                    Some(Value::Array(a)) => a.iter().collect(),
+                    Some(o @ Value::Object(_)) => vec![o],
+                    _ => vec![],
+                };
+                for item in items {
+                    if let Some(i) = item.as_object().and_then(|o| str_at(o, "_index")) {
+                        found.push((i, format!("{at}.{side}._index")));
+                    }
+                }
+            }
+        }
+        ("geo_shape" | "shape", Value::Object(m)) => {
+            for (field, spec) in m {
+                if let Some(shape) = spec.get("indexed_shape").and_then(Value::as_object) {
+                    // Elasticsearch reads indexed shapes from `shapes` unless told otherwise.
+                    let i = str_at(shape, "index").unwrap_or_else(|| "shapes".to_string());
+                    found.push((i, format!("{at}.{field}.indexed_shape.index")));
+                }
+            }
+        }
+        ("percolate", Value::Object(m)) => {
+            if let Some(i) = str_at(m, "index") {
+                found.push((i, format!("{at}.index")));
+            }
+        }
+        ("pinned", Value::Object(m)) => {
+            if let Some(Value::Array(docs)) = m.get("docs") {
+                for d in docs.iter().filter_map(Value::as_object) {
+                    if let Some(i) = str_at(d, "_index").or_else(|| str_at(d, "index")) {
+                        found.push((i, format!("{at}.docs._index")));
+                    }
+                }
+            }
+        }
+        ("runtime_mappings", Value::Object(m)) => {
+            for (field, spec) in m {
+                if let Some(i) = spec.as_object().and_then(|s| str_at(s, "target_index")) {
+                    found.push((i, format!("{at}.{field}.target_index")));
+                }
+            }
+        }
+        ("lookup", Value::Object(m)) => {
+            if let Some(i) = str_at(m, "index") {
+                found.push((i, format!("{at}.index")));
+            }
+        }
+        ("indices_boost", _) => leaf(v, at.to_string(), &mut found),
+        ("pit", Value::Object(m)) => {
+            if let Some(id) = str_at(m, "id") {
+                add_continuation(c, ContKind::Pit, &id);
+            }
+        }
+        _ => {}
+    }
+    for (expr, where_) in found {
+        add_targets(c, &expr, Arity::Many, READ, &format!("body:{where_}"), now_ms)?;
+    }
+    Ok(())
+}
+
+/// Search templates: an inline `source` object is walked like a search body; a `source` string
+/// (mustache) is refused when it mentions a construct that reads other indices; a stored
+/// template (`id`) cannot be inspected and is refused.
+fn template(c: &mut Classification, v: &Value, now_ms: i64) -> Result<(), Refusal> {
+    if v.get("id").is_some() {
+        return Err(Refusal::bad("stored search templates cannot be inspected by Sluice; send the template source inline"));
+    }
+    match v.get("source") {
+        Some(s @ Value::Object(_)) => dsl(c, s, "source", now_ms),
+        Some(Value::String(s)) => {
+            const MARKERS: &[&str] = &["\"index\"", "\"_index\"", "indexed_shape", "percolate", "target_index", "indices_boost", "\"pit\"", "lookup"];
+            match MARKERS.iter().find(|m| s.contains(*m)) {
+                Some(m) => Err(Refusal::bad(format!(
+                    "the template source mentions [{}], which can read other indices; Sluice cannot resolve it through mustache",
+                    m.trim_matches('"')
+                ))),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `POST /_aliases`: every action's indices and aliases; `remove_index` deletes indices.
+fn aliases(c: &mut Classification, v: &Value, now_ms: i64) -> Result<(), Refusal> {
+    let Some(actions) = v.get("actions").and_then(Value::as_array) else {
+        return Err(Refusal::parse("[actions] is required"));
+    };
+    for (i, action) in actions.iter().enumerate() {
+        let Some((op, spec)) = action.as_object().and_then(|m| m.iter().next()) else {
+            return Err(Refusal::parse(format!("action [{i}] must be an object with one operation")));
+        };
+        let privs: &[IndexPriv] = match op.as_str() {
+            "add" | "remove" => &[IndexPriv::Manage],
+            "remove_index" => &[IndexPriv::DeleteIndex],
+            other => return Err(Refusal::parse(format!("unknown alias action [{other}]"))),
+        };
+        for field in ["index", "indices", "alias", "aliases"] {
+            for (expr, at) in extract(spec, field) {
+                add_targets(c, &expr, Arity::Many, privs, &format!("body:actions[{i}].{op}.{at}"), now_ms)?;
+            }
+        }
+        if let Some(filter) = spec.get("filter") {
+            dsl(c, filter, &format!("actions[{i}].{op}.filter"), now_ms)?;
+        }
+    }
+    Ok(())
+}
+
+fn query_text(c: &mut Classification, kind: BodyKind, v: &Value, now_ms: i64) -> Result<(), Refusal> {
+    if let Some(cursor) = v.get("cursor").and_then(Value::as_str) {
+        add_continuation(c, ContKind::Sql, cursor);
+    }
+    for f in c.route.fields {
+        for (expr, at) in extract(v, f.path) {
+            add_targets(c, &expr, Arity::Many, f.privs, &format!("body:{at}"), now_ms)?;
+        }
+    }
+    if let Some(filter) = v.get("filter") {
+        dsl(c, filter, "filter", now_ms)?;
+    }
+    let Some(q) = v.get("query").and_then(Value::as_str) else {
+        if c.uses.is_empty() {
+            return Err(Refusal::parse("[query] is required"));
+        }
+        return Ok(());
+    };
+    let found = match kind {
+        BodyKind::Esql => query_lang::esql(q),
+        BodyKind::Ppl => query_lang::ppl(q),
+        _ => query_lang::sql(q),
+    }
+    .map_err(|e| Refusal::bad(format!("cannot determine the indices of the query: {e}")))?;
+    for t in found {
+        add_targets(c, &t.expr, Arity::Many, &[t.privilege], "body:query", now_ms)?;
+    }
+    Ok(())
+}
+
+fn continuation(c: &mut Classification, v: &Value) -> Result<(), Refusal> {
+    let Some((kind, field)) = c.route.uses else { return Ok(()) };
+    match v.get(field) {
+        Some(Value::String(id)) => add_continuation(c, kind, id),
+        Some(Value::Array(ids)) => {
+            for id in ids {
+                let id = id.as_str().ok_or_else(|| Refusal::parse(format!("[{field}] must hold strings")))?;
+                add_continuation(c, kind, id);
+            }
+        }
+        Some(_) => return Err(Refusal::parse(format!("[{field}] must be a string or a list of strings"))),
+        None => {}
+    }
+    Ok(())
+}
