@@ -53,6 +53,8 @@ enum Command {
     Run(ConfigArgs),
     /// Validate the configuration and print every error found.
     CheckConfig(ConfigArgs),
+    /// Read JSON lines {"method","path","headers","body"} on stdin; write one classification per line.
+    Classify,
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig(args) => check_config(&args),
         Command::Run(args) => run(&args),
+        Command::Classify => classify(),
     }
 }
 
@@ -78,6 +81,22 @@ fn check_config(args: &ConfigArgs) -> ExitCode {
             ExitCode::from(EXIT_CONFIG)
         }
     }
+}
+
+fn classify() -> ExitCode {
+    use std::io::BufRead;
+    let now = sluice::clock::system();
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return ExitCode::from(EXIT_RUNTIME) };
+        if line.trim().is_empty() {
+            continue;
+        }
+        if writeln!(out, "{}", sluice::classify::classify_line(&line, now.now_ms())).is_err() {
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn report_config_errors(path: &std::path::Path, e: &config::ConfigError) {

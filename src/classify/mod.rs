@@ -141,6 +141,10 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
         }
     }
     query_targets(&mut c, &target, &params, now_ms)?;
+    if route.implicit_all && c.targets.is_empty() {
+        // Elasticsearch reads a missing index as `_all`.
+        c.targets.push(Target { index: IndexName::everything(), privileges: route.index.to_vec(), source: "implicit:_all".into() });
+    }
     if let Some((kind, name)) = route.uses {
         let from_path = params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
         let from_query = target.param(name).map_err(Refusal::bad)?.map(str::to_string);
@@ -263,5 +267,47 @@ pub fn inspect_body(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<
         BodyKind::Bulk => ndjson::classify_bulk(c, body, now_ms),
         BodyKind::Msearch | BodyKind::MsearchTemplate => ndjson::classify_msearch(c, body, kind, now_ms),
         _ => body::inspect(c, kind, body, now_ms),
+    }
+}
+
+/// One `sluice classify` input line: `{"method":…,"path":…,"headers":{…},"body":…}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// Classifies one JSON line and answers with one JSON line: the API, cluster privilege and
+/// targets, or the refusal and its reason.
+pub fn classify_line(line: &str, now_ms: i64) -> String {
+    let req: LineRequest = match serde_json::from_str(line) {
+        Ok(r) => r,
+        Err(e) => return serde_json::json!({ "refused": { "status": 400, "type": "parse_exception", "reason": format!("bad input line: {e}") } }).to_string(),
+    };
+    let header = |name: &str| req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let head = Head {
+        method: &req.method,
+        target: &req.path,
+        content_type: header("content-type"),
+        content_encoding: header("content-encoding"),
+        has_body: req.body.as_deref().is_some_and(|b| !b.is_empty()),
+    };
+    let result = classify(&head, now_ms).and_then(|mut c| {
+        if let Some(b) = &req.body {
+            if head.content_encoding.is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
+                return Err(Refusal::bad("sluice classify takes bodies as plain text; leave out Content-Encoding"));
+            }
+            inspect_body(&mut c, b.as_bytes(), now_ms)?;
+        }
+        Ok(c)
+    });
+    match result {
+        Ok(c) => serde_json::to_string(&c).unwrap_or_default(),
+        Err(r) => serde_json::json!({ "refused": { "status": r.status, "type": r.kind, "reason": r.reason } }).to_string(),
     }
 }

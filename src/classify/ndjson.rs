@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::routes::BodyKind;
-use super::{add_targets, body, Arity, Classification, IndexName, Refusal};
+use super::{body, Arity, Classification, IndexName, Refusal};
 use crate::privilege::IndexPriv;
 
 /// Why scanning stopped.
@@ -206,7 +206,6 @@ pub fn msearch_body(c: &mut Classification, line: &[u8], kind: BodyKind, item: u
     for t in &mut c.targets[before..] {
         t.source = format!("item:{item}:{}", t.source);
     }
-    let _ = add_targets;
     Ok(())
 }
 

@@ -71,6 +71,8 @@ pub struct RouteDef {
     pub dsl: bool,
     pub uses: Option<(ContKind, &'static str)>,
     pub creates: Option<ContKind>,
+    /// Without an index in the path or query, the request acts on every index (`GET /_search`).
+    pub implicit_all: bool,
 }
 
 impl RouteDef {
