@@ -25,6 +25,8 @@ pub struct Control {
     pub shutdown: watch::Receiver<bool>,
     /// Changes whenever certificate files should be read again (SIGHUP).
     pub reload: watch::Receiver<u64>,
+    /// The time every decision reads (tests inject a manual clock).
+    pub clock: crate::clock::SharedClock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +56,12 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
     };
     let pipeline = Pipeline::new(
         pool.clone(),
-        PipelineSettings { max_header_size: config.listen.max_header_size, max_body_size: config.listen.max_body_size },
+        PipelineSettings {
+            max_header_size: config.listen.max_header_size,
+            max_body_size: config.listen.max_body_size,
+            inspect: config.inspect.clone(),
+        },
+        control.clock.clone(),
     );
     let proxy = Server { listener: listeners.proxy, settings: config.listen.clone(), tls: server_tls.clone(), handler: pipeline };
     let admin_settings = crate::listener::ListenSettings { tls: None, ..config.listen.clone() };

@@ -175,7 +175,7 @@ fn signals() -> sluice::Control {
         tracing::info!("shutdown requested: draining");
         let _ = stop_tx.send(true);
     });
-    sluice::Control { shutdown, reload }
+    sluice::Control { shutdown, reload, clock: sluice::clock::system() }
 }
 
 // A faster allocator for the proxy's many short-lived buffers (measured in benches/README).

@@ -23,13 +23,13 @@ async fn content_length_bodies_are_byte_exact_both_ways_h1_and_h2() {
     let (node, sluice) = setup("").await;
     let body = pattern(300_000);
     for mut c in [Sender::h1(sluice.addr).await, Sender::h2(sluice.addr).await] {
-        let got = c.fetch(req("POST", sluice.addr, "/_fake/echo", full(body.clone()))).await;
+        let got = c.fetch(req("PUT", sluice.addr, "/fake-echo/_doc/1", full(body.clone()))).await;
         assert_eq!(got.status, 200);
         assert_eq!(got.body, body, "response body must be byte-exact");
         let seen = node.last();
         assert_eq!(seen.body, body, "request body must reach the node byte-exact");
         assert_eq!(seen.headers["content-length"], "300000");
-        let sized = c.fetch(req("GET", sluice.addr, "/_fake/sized?size=123457", empty())).await;
+        let sized = c.fetch(req("GET", sluice.addr, "/fake-sized/_doc/1?size=123457", empty())).await;
         assert_eq!(sized.headers["content-length"], "123457");
         assert_eq!(sized.body, pattern(123_457));
     }
@@ -38,7 +38,7 @@ async fn content_length_bodies_are_byte_exact_both_ways_h1_and_h2() {
 #[tokio::test]
 async fn chunked_bodies_stay_chunked_and_exact() {
     let (node, sluice) = setup("").await;
-    let raw = b"POST /idx/_fake/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    let raw = b"PUT /fake-echo/_doc/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
     let out = client::raw(sluice.addr, raw, WAIT).await;
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     let seen = node.last();
@@ -47,7 +47,7 @@ async fn chunked_bodies_stay_chunked_and_exact() {
     assert_eq!(seen.headers["transfer-encoding"], "chunked");
     // Response: the node streams without a length; the client sees chunked, exact bytes.
     let mut c = Sender::h1(sluice.addr).await;
-    let res = c.send(req("GET", sluice.addr, "/_fake/chunked?size=100000", empty())).await;
+    let res = c.send(req("GET", sluice.addr, "/fake-chunked/_doc/1?size=100000", empty())).await;
     assert_eq!(res.headers()["transfer-encoding"], "chunked");
     assert!(!res.headers().contains_key("content-length"));
     let body = res.into_body().collect().await.unwrap().to_bytes();
@@ -58,18 +58,26 @@ async fn chunked_bodies_stay_chunked_and_exact() {
 async fn path_and_query_reach_the_node_byte_for_byte() {
     let (node, sluice) = setup("").await;
     let mut c = Sender::h1(sluice.addr).await;
-    for target in ["/%3Clogs-%7Bnow%2Fd%7D%3E/_search?q=a%20b&x=%2F", "/logs-app//_search/?pretty", "/a/./b/../_count"] {
+    for target in ["/%3Clogs-%7Bnow%2Fd%7D%3E/_search?q=a%20b&x=%2F", "/logs-app/_search/?pretty", "/logs-app,-logs-x/_count?q=%2B1"] {
         let got = c.fetch(req("GET", sluice.addr, target, empty())).await;
         assert_eq!(got.status, 200);
         assert_eq!(node.last().target, target);
     }
+    // Forms servers disagree on are refused, not forwarded.
+    for target in ["/logs-app//_search", "/a/./b/../_count", "/_secret/_search", "/no/such/api/at/all/here"] {
+        let got = c.fetch(req("GET", sluice.addr, target, empty())).await;
+        assert_eq!(got.status, 400, "{target}");
+        assert_eq!(got.headers["x-elastic-product"], "Elasticsearch");
+        assert!(got.json()["error"]["reason"].is_string());
+    }
+    assert_eq!(node.count(), 3);
 }
 
 #[tokio::test]
 async fn header_rules_both_ways() {
     let (node, sluice) = setup("").await;
     let mut c = Sender::h1(sluice.addr).await;
-    let mut r = req("GET", sluice.addr, "/_fake/headers", empty());
+    let mut r = req("GET", sluice.addr, "/fake-headers/_doc/1", empty());
     let h = r.headers_mut();
     h.insert("x-opaque-id", "op-42".parse().unwrap());
     h.insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse().unwrap());
@@ -99,7 +107,7 @@ async fn header_rules_both_ways() {
 #[tokio::test]
 async fn head_has_headers_and_no_body() {
     let (node, sluice) = setup("").await;
-    let out = client::raw(sluice.addr, b"HEAD /_fake/sized?size=777 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", WAIT).await;
+    let out = client::raw(sluice.addr, b"HEAD /fake-sized/_doc/1?size=777 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", WAIT).await;
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert!(out.to_ascii_lowercase().contains("content-length: 777"), "{out}");
     assert!(out.ends_with("\r\n\r\n"), "a HEAD response has no body: {out:?}");
@@ -148,7 +156,7 @@ async fn oversized_bodies_get_413() {
     assert!(out.contains("content_too_long_exception"), "{out}");
     // Under the limit still passes.
     let mut c = Sender::h1(sluice.addr).await;
-    assert_eq!(c.fetch(req("POST", sluice.addr, "/_fake/echo", full(pattern(60_000)))).await.status, 200);
+    assert_eq!(c.fetch(req("PUT", sluice.addr, "/fake-echo/_doc/1", full(pattern(60_000)))).await.status, 200);
 }
 
 #[tokio::test]
@@ -181,7 +189,7 @@ async fn refused_node_fails_over_and_is_skipped() {
     let sluice = SluiceBuilder::new(&[format!("http://{dead}"), node.url()]).toml("[upstream]\nbackoff = \"1h\"\n").start().await;
     let mut c = Sender::h1(sluice.addr).await;
     for _ in 0..4 {
-        let got = c.fetch(req("POST", sluice.addr, "/_fake/echo", full("payload"))).await;
+        let got = c.fetch(req("PUT", sluice.addr, "/fake-echo/_doc/1", full("payload"))).await;
         assert_eq!(got.status, 200);
         assert_eq!(got.body, b"payload");
     }

@@ -82,6 +82,22 @@ pub struct Classification {
     pub default_index: Option<String>,
 }
 
+impl Classification {
+    /// An empty classification to collect targets into (per-item checks).
+    pub fn scratch() -> Self {
+        Self {
+            api: "",
+            cluster: None,
+            targets: Vec::new(),
+            uses: Vec::new(),
+            creates: None,
+            body: BodyPlan::None,
+            route: &routes_gen::ROUTES[0],
+            default_index: None,
+        }
+    }
+}
+
 /// Why a request is refused before anything reaches the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]

@@ -21,6 +21,7 @@ use crate::telemetry::LogSettings;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: ListenSettings,
+    pub inspect: crate::pipeline::inspect::InspectSettings,
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,

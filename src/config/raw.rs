@@ -10,6 +10,7 @@ use super::{units, Config, Overrides, Resolver};
 use crate::admin::AdminSettings;
 use crate::forward::{NodeAddr, UpstreamSettings};
 use crate::listener::{ClientAuth, ListenSettings, TlsFiles};
+use crate::pipeline::inspect::InspectSettings;
 use crate::telemetry::{LogFormat, LogSettings};
 
 /// Applies `SLUICE_<PATH>` environment variables for every key of the schema.
@@ -202,10 +203,16 @@ pub fn validate(root: &Value, files: &Resolver, errors: &mut Vec<String>) -> Opt
     let upstream = upstream(&mut r, files);
     let admin = AdminSettings { address: r.addr("admin.address", "127.0.0.1:9221") };
     let log = log(&mut r);
+    let d = InspectSettings::default();
+    let inspect = InspectSettings {
+        max_buffered: r.size("inspect.max_buffered_body", d.max_buffered),
+        max_line: usize::try_from(r.size("inspect.max_line", d.max_line as u64)).unwrap_or(usize::MAX),
+        max_decompressed: r.size("inspect.max_decompressed", listen.max_body_size),
+    };
     if listen.address.port() != 0 && listen.address == admin.address {
         r.errors.push("`listen.address` and `admin.address` must differ".into());
     }
-    let config = Config { listen, upstream, admin, log };
+    let config = Config { listen, inspect, upstream, admin, log };
     if let Some(t) = &config.listen.tls {
         if let Err(e) = super::tls::server_config(t) {
             r.errors.push(format!("`listen.tls`: {e}"));

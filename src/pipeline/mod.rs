@@ -8,6 +8,7 @@
 //! Content-Length says so, while streaming otherwise).
 
 pub mod headers;
+pub mod inspect;
 pub mod respond;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,9 +17,14 @@ use std::sync::Arc;
 use http::{header, Request, Response, Version};
 use hyper::body::Incoming;
 
+use http_body_util::BodyExt;
+
 use crate::body::{Limited, ReqBody, ResBody};
+use crate::classify::{self, BodyPlan, Classification};
+use crate::clock::SharedClock;
 use crate::forward::{ForwardError, Pool};
 use crate::listener::{ConnInfo, Handler};
+use inspect::{InspectSettings, NdjsonBody, Prepend, Verdict};
 use respond::Failure;
 
 /// Limits the pipeline enforces on each request.
@@ -26,6 +32,7 @@ use respond::Failure;
 pub struct PipelineSettings {
     pub max_header_size: usize,
     pub max_body_size: u64,
+    pub inspect: InspectSettings,
 }
 
 #[derive(Clone)]
@@ -36,11 +43,12 @@ pub struct Pipeline {
 struct Shared {
     pool: Arc<Pool>,
     settings: PipelineSettings,
+    clock: SharedClock,
 }
 
 impl Pipeline {
-    pub fn new(pool: Arc<Pool>, settings: PipelineSettings) -> Self {
-        Self { shared: Arc::new(Shared { pool, settings }) }
+    pub fn new(pool: Arc<Pool>, settings: PipelineSettings, clock: SharedClock) -> Self {
+        Self { shared: Arc::new(Shared { pool, settings, clock }) }
     }
 }
 
@@ -63,30 +71,95 @@ impl Shared {
         if declared.is_some_and(|n| n > s.max_body_size) {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
         }
+        let now = self.clock.now_ms();
+        let mut c = classify_head(&req, declared, now)?;
+        let encoding = header_str(req.headers(), header::CONTENT_ENCODING).map(str::to_string);
         let (mut parts, body) = req.into_parts();
         headers::to_node(&mut parts.headers, &parts.uri, conn);
         let (body, exceeded) = limit_body(body, declared, s.max_body_size);
-        let upstream_req = to_node(parts, body);
-        match self.pool.send(upstream_req).await {
+        let verdict = Verdict::default();
+        let body = self.inspect(&mut c, body, encoding.as_deref(), now, &verdict).await?;
+        match self.pool.send(to_node(parts, body)).await {
             Ok((res, _node)) => {
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
                 Ok(Response::from_parts(parts, ResBody::Upstream(body)))
             }
-            Err(_) if exceeded.is_some_and(|e| e.load(Ordering::Acquire)) => {
-                Err(Failure::BodyTooLarge { limit: s.max_body_size })
-            }
-            Err(e) => Err(match e {
-                ForwardError::NoNode => Failure::NoNode,
-                ForwardError::ConnectTimeout => Failure::ConnectTimeout,
-                ForwardError::ResponseTimeout(_) => Failure::ResponseTimeout,
-                ForwardError::Upstream(err) => {
-                    tracing::warn!(error = %err, "node failed during request");
-                    Failure::NodeFailed
+            Err(e) => {
+                if let Some(f) = verdict.lock().ok().and_then(|mut v| v.take()) {
+                    return Err(f);
                 }
-            }),
+                if exceeded.is_some_and(|e| e.load(Ordering::Acquire)) {
+                    return Err(Failure::BodyTooLarge { limit: s.max_body_size });
+                }
+                Err(match e {
+                    ForwardError::NoNode => Failure::NoNode,
+                    ForwardError::ConnectTimeout => Failure::ConnectTimeout,
+                    ForwardError::ResponseTimeout(_) => Failure::ResponseTimeout,
+                    ForwardError::Upstream(err) => {
+                        tracing::warn!(error = %err, "node failed during request");
+                        Failure::NodeFailed
+                    }
+                })
+            }
         }
     }
+
+    /// Phase 5: adds the targets a body carries, or refuses it. Returns the body to forward.
+    async fn inspect(
+        &self,
+        c: &mut Classification,
+        body: ReqBody,
+        encoding: Option<&str>,
+        now: i64,
+        verdict: &Verdict,
+    ) -> Result<ReqBody, Failure> {
+        let s = &self.settings.inspect;
+        match c.body {
+            BodyPlan::None => Ok(body),
+            BodyPlan::Buffer(_) => {
+                let raw = inspect::buffer(body, s.max_buffered.min(self.settings.max_body_size)).await?;
+                let plain = inspect::decoded(&raw, encoding, s.max_decompressed)?;
+                classify::inspect_body(c, &plain, now).map_err(Failure::Refused)?;
+                Ok(ReqBody::Full(Some(raw)))
+            }
+            BodyPlan::Stream(kind) => {
+                if encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
+                    return Err(Failure::Refused(classify::Refusal::bad(
+                        "compressed NDJSON bodies are not accepted by Sluice yet; send them uncompressed",
+                    )));
+                }
+                let mut nd = NdjsonBody::new(body, c, kind, s, now, verdict.clone());
+                // The first chunk is checked before the node is contacted.
+                match nd.frame().await {
+                    None => Ok(ReqBody::Empty),
+                    Some(Err(_)) => Err(verdict.lock().ok().and_then(|mut v| v.take()).unwrap_or(Failure::ClientBody)),
+                    Some(Ok(first)) => Ok(ReqBody::Boxed(Prepend::new(Some(first), nd).boxed_unsync())),
+                }
+            }
+        }
+    }
+}
+
+/// Phase 3: the action and the targets named in the path and query string.
+fn classify_head(req: &Request<Incoming>, declared: Option<u64>, now: i64) -> Result<Classification, Failure> {
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let has_body = match declared {
+        Some(n) => n > 0,
+        None => !http_body::Body::is_end_stream(req.body()),
+    };
+    let head = classify::Head {
+        method: req.method().as_str(),
+        target,
+        content_type: header_str(req.headers(), header::CONTENT_TYPE),
+        content_encoding: header_str(req.headers(), header::CONTENT_ENCODING),
+        has_body,
+    };
+    classify::classify(&head, now).map_err(Failure::Refused)
+}
+
+fn header_str(h: &http::HeaderMap, name: header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn declared_length(h: &http::HeaderMap) -> Option<u64> {

@@ -17,6 +17,16 @@ pub enum Failure {
     NodeFailed,
     TooManyConnections,
     BadRequest { kind: &'static str, reason: String },
+    /// Classification refused the request (unknown endpoint, undeterminable targets, …).
+    Refused(crate::classify::Refusal),
+    /// A body that must be inspected is larger than Sluice buffers for inspection.
+    InspectTooLarge { limit: u64 },
+    /// A compressed body decompresses past the limit.
+    DecompressedTooLarge { limit: u64 },
+    /// An NDJSON line is longer than the limit.
+    LineTooLong { limit: usize },
+    /// The client's body stream broke off.
+    ClientBody,
 }
 
 impl Failure {
@@ -27,7 +37,9 @@ impl Failure {
             Failure::NoNode | Failure::NodeFailed => StatusCode::BAD_GATEWAY,
             Failure::ConnectTimeout | Failure::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
             Failure::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
-            Failure::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Failure::BadRequest { .. } | Failure::LineTooLong { .. } | Failure::ClientBody => StatusCode::BAD_REQUEST,
+            Failure::Refused(r) => StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
+            Failure::InspectTooLarge { .. } | Failure::DecompressedTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -48,6 +60,20 @@ impl Failure {
             Failure::NodeFailed => ("node_disconnected_exception", "the Elasticsearch node closed the connection".into()),
             Failure::TooManyConnections => ("rejected_execution_exception", "too many open connections to the proxy".into()),
             Failure::BadRequest { kind, reason } => (kind, reason.clone()),
+            Failure::Refused(r) => (r.kind, r.reason.clone()),
+            Failure::InspectTooLarge { limit } => (
+                "content_too_long_exception",
+                format!("this request's body is inspected for index names and is larger than the inspection limit of [{limit}] bytes"),
+            ),
+            Failure::DecompressedTooLarge { limit } => (
+                "content_too_long_exception",
+                format!("the decompressed request body is larger than the limit of [{limit}] bytes"),
+            ),
+            Failure::LineTooLong { limit } => (
+                "illegal_argument_exception",
+                format!("an NDJSON line is longer than the limit of [{limit}] bytes"),
+            ),
+            Failure::ClientBody => ("parse_exception", "the request body ended unexpectedly".into()),
         }
     }
 }

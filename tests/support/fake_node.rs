@@ -1,7 +1,10 @@
 //! A fake Elasticsearch node on 127.0.0.1:0. It answers like Elasticsearch 8 (root info
 //! document, `X-Elastic-Product: Elasticsearch`, search, bulk with one item per action, mget,
 //! msearch, count) and records exactly what it received so tests can assert byte-exact
-//! forwarding. Test-only paths under `/_fake/` shape responses (sizes, chunking, delays).
+//! forwarding. Test-only behaviour hangs off real API paths by index name, so Sluice classifies
+//! them like any request: `/fake-echo/…` echoes the body, `/fake-sized/…?size=N` and
+//! `/fake-chunked/…?size=N` answer N bytes, `/fake-headers/…` sets test headers,
+//! `/fake-status/…?code=N` answers N; `?fake_delay_ms=N` delays any answer.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -164,28 +167,29 @@ async fn answer(method: &Method, uri: &http::Uri, headers: &HeaderMap, body: &[u
     if let Some(ms) = query_param(uri, "fake_delay_ms") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
     }
-    match (method, path) {
-        (&Method::GET, "/") => es(StatusCode::OK, full(INFO)),
-        (&Method::HEAD, "/") => es(StatusCode::OK, full("")),
-        (_, "/_fake/echo") => {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match (method, path, first) {
+        (&Method::GET, "/", _) => es(StatusCode::OK, full(INFO)),
+        (&Method::HEAD, "/", _) => es(StatusCode::OK, full("")),
+        (_, _, "fake-echo") => {
             let mut res = es(StatusCode::OK, full(body.to_vec()));
             if let Some(ct) = headers.get("content-type") {
                 res.headers_mut().insert("content-type", ct.clone());
             }
             res
         }
-        (_, "/_fake/sized") => {
+        (_, _, "fake-sized") => {
             let n: usize = query_param(uri, "size").and_then(|s| s.parse().ok()).unwrap_or(0);
             es(StatusCode::OK, full(pattern(n)))
         }
-        (_, "/_fake/chunked") => {
+        (_, _, "fake-chunked") => {
             let n: usize = query_param(uri, "size").and_then(|s| s.parse().ok()).unwrap_or(0);
             let data = pattern(n);
             let chunks: Vec<Result<Frame<Bytes>, Infallible>> =
                 data.chunks(7919).map(|c| Ok(Frame::data(Bytes::copy_from_slice(c)))).collect();
             es(StatusCode::OK, StreamBody::new(futures_util::stream::iter(chunks)).boxed())
         }
-        (_, "/_fake/headers") => {
+        (_, _, "fake-headers") => {
             let mut res = es(StatusCode::OK, full("{}"));
             let h = res.headers_mut();
             h.insert("x-opaque-id", headers.get("x-opaque-id").cloned().unwrap_or_else(|| "none".parse().unwrap()));
@@ -196,7 +200,7 @@ async fn answer(method: &Method, uri: &http::Uri, headers: &HeaderMap, body: &[u
             h.insert("keep-alive", "timeout=5".parse().unwrap());
             res
         }
-        (_, "/_fake/status") => {
+        (_, _, "fake-status") => {
             let code: u16 = query_param(uri, "code").and_then(|s| s.parse().ok()).unwrap_or(200);
             es(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), full("{}"))
         }

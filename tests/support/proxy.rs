@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use tokio::sync::watch;
 
 pub struct SluiceBuilder {
+    clock: sluice::clock::SharedClock,
     nodes: Vec<String>,
     extra: String,
     dir: Option<std::path::PathBuf>,
@@ -21,7 +22,13 @@ pub struct Sluice {
 
 impl SluiceBuilder {
     pub fn new(nodes: &[String]) -> Self {
-        Self { nodes: nodes.to_vec(), extra: String::new(), dir: None, env: Vec::new() }
+        Self { clock: sluice::clock::system(), nodes: nodes.to_vec(), extra: String::new(), dir: None, env: Vec::new() }
+    }
+
+    /// The clock Sluice reads (a `ManualClock` in tests that move time).
+    pub fn clock(mut self, clock: sluice::clock::SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Extra TOML merged over the generated configuration (tables merge key by key).
@@ -70,7 +77,7 @@ impl SluiceBuilder {
         let admin = listeners.admin.local_addr().unwrap();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (reload, reload_rx) = watch::channel(0);
-        let control = sluice::Control { shutdown: shutdown_rx, reload: reload_rx };
+        let control = sluice::Control { shutdown: shutdown_rx, reload: reload_rx, clock: self.clock.clone() };
         let task = tokio::spawn(sluice::run(config, listeners, control));
         Sluice { addr, admin, shutdown, reload, task: Some(task) }
     }
