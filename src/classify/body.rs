@@ -27,7 +27,7 @@ pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64)
         BodyKind::Json => {
             for f in c.route.fields {
                 for (expr, at) in extract(&v, f.path) {
-                    add_targets(c, &expr, Arity::Many, f.privs, &format!("body:{at}"), now_ms)?;
+                    add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
                 }
             }
             if c.route.dsl {
@@ -192,7 +192,7 @@ fn construct(c: &mut Classification, key: &str, v: &Value, at: &str, now_ms: i64
         _ => {}
     }
     for (expr, where_) in found {
-        add_targets(c, &expr, Arity::Many, READ, &format!("body:{where_}"), now_ms)?;
+        add_targets(c, &expr, Arity::Many, READ, format!("body:{where_}"), now_ms)?;
     }
     Ok(())
 }
@@ -229,14 +229,14 @@ fn aliases(c: &mut Classification, v: &Value, now_ms: i64) -> Result<(), Refusal
         let Some((op, spec)) = action.as_object().and_then(|m| m.iter().next()) else {
             return Err(Refusal::parse(format!("action [{i}] must be an object with one operation")));
         };
-        let privs: &[IndexPriv] = match op.as_str() {
+        let privs: &'static [IndexPriv] = match op.as_str() {
             "add" | "remove" => &[IndexPriv::Manage],
             "remove_index" => &[IndexPriv::DeleteIndex],
             other => return Err(Refusal::parse(format!("unknown alias action [{other}]"))),
         };
         for field in ["index", "indices", "alias", "aliases"] {
             for (expr, at) in extract(spec, field) {
-                add_targets(c, &expr, Arity::Many, privs, &format!("body:actions[{i}].{op}.{at}"), now_ms)?;
+                add_targets(c, &expr, Arity::Many, privs, format!("body:actions[{i}].{op}.{at}"), now_ms)?;
             }
         }
         if let Some(filter) = spec.get("filter") {
@@ -252,7 +252,7 @@ fn query_text(c: &mut Classification, kind: BodyKind, v: &Value, now_ms: i64) ->
     }
     for f in c.route.fields {
         for (expr, at) in extract(v, f.path) {
-            add_targets(c, &expr, Arity::Many, f.privs, &format!("body:{at}"), now_ms)?;
+            add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
         }
     }
     if let Some(filter) = v.get("filter") {
@@ -271,7 +271,11 @@ fn query_text(c: &mut Classification, kind: BodyKind, v: &Value, now_ms: i64) ->
     }
     .map_err(|e| Refusal::bad(format!("cannot determine the indices of the query: {e}")))?;
     for t in found {
-        add_targets(c, &t.expr, Arity::Many, &[t.privilege], "body:query", now_ms)?;
+        let privs: &'static [IndexPriv] = match t.privilege {
+            IndexPriv::ViewIndexMetadata => &[IndexPriv::ViewIndexMetadata],
+            _ => READ,
+        };
+        add_targets(c, &t.expr, Arity::Many, privs, "body:query", now_ms)?;
     }
     Ok(())
 }

@@ -40,9 +40,9 @@ pub struct Head<'a> {
 pub struct Target {
     #[serde(flatten)]
     pub index: IndexName,
-    pub privileges: Vec<IndexPriv>,
+    pub privileges: &'static [IndexPriv],
     /// Where the target was found: `path:{index}`, `query:index`, `body:source.index`, `item:3`.
-    pub source: String,
+    pub source: std::borrow::Cow<'static, str>,
 }
 
 /// An opaque id presented by the request.
@@ -153,17 +153,18 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
     let params = path_params(route, &target.segments)?;
     for (def, value) in &params {
         if let Some(p) = route.param(def) {
-            add_targets(&mut c, value, Arity::of_kind(p.kind), p.privs, &format!("path:{{{def}}}"), now_ms)?;
+            let source: std::borrow::Cow<'static, str> = if *def == "index" { "path:{index}".into() } else { format!("path:{{{def}}}").into() };
+            add_targets(&mut c, value, Arity::of_kind(p.kind), p.privs, source, now_ms)?;
         }
     }
     query_targets(&mut c, &target, &params, now_ms)?;
     if route.implicit_all && c.targets.is_empty() {
         // Elasticsearch reads a missing index as `_all`.
-        c.targets.push(Target { index: IndexName::everything(), privileges: route.index.to_vec(), source: "implicit:_all".into() });
+        c.targets.push(Target { index: IndexName::everything(), privileges: route.index, source: "implicit:_all".into() });
     }
     if let Some((kind, name)) = route.uses {
         let from_path = params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
-        let from_query = target.param(name).map_err(Refusal::bad)?.map(str::to_string);
+        let from_query = target.param(name).map_err(Refusal::bad)?.map(|v| v.into_owned());
         if let Some(id) = from_path.or(from_query) {
             add_continuation(&mut c, kind, &id);
         }
@@ -180,7 +181,7 @@ fn path_params(route: &RouteDef, segs: &[&str]) -> Result<Vec<(&'static str, Str
     let mut out = Vec::new();
     for (tpl, raw) in routes::template_segments(route.path).zip(segs) {
         if let Some(name) = tpl.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            out.push((name, path::decode(raw, false).map_err(Refusal::bad)?));
+            out.push((name, path::decode(raw, false).map_err(Refusal::bad)?.into_owned()));
         }
     }
     Ok(out)
@@ -189,7 +190,7 @@ fn path_params(route: &RouteDef, segs: &[&str]) -> Result<Vec<(&'static str, Str
 fn query_targets(c: &mut Classification, t: &path::Target<'_>, params: &[(&str, String)], now_ms: i64) -> Result<(), Refusal> {
     let route = c.route;
     let path_index = params.iter().find(|(n, _)| *n == "index").map(|(_, v)| v.clone());
-    let query_index = t.param("index").map_err(Refusal::bad)?.map(str::to_string);
+    let query_index = t.param("index").map_err(Refusal::bad)?.map(|v| v.into_owned());
     match (&path_index, &query_index) {
         (Some(p), Some(q)) if p != q => {
             return Err(Refusal::bad("the [index] query parameter disagrees with the index in the path"));
@@ -197,7 +198,7 @@ fn query_targets(c: &mut Classification, t: &path::Target<'_>, params: &[(&str, 
         (None, Some(q)) => {
             // Handlers read `index` from one parameter map: on a route without `{index}` the
             // query string supplies it, documented or not.
-            let privs: &[IndexPriv] = if !route.index.is_empty() { route.index } else { &[IndexPriv::ViewIndexMetadata] };
+            let privs: &'static [IndexPriv] = if !route.index.is_empty() { route.index } else { &[IndexPriv::ViewIndexMetadata] };
             if !is_ndjson(route.body) {
                 add_targets(c, q, Arity::Many, privs, "query:index", now_ms)?;
             }
@@ -209,7 +210,7 @@ fn query_targets(c: &mut Classification, t: &path::Target<'_>, params: &[(&str, 
     }
     for name in route.query.iter().filter(|n| **n != "index") {
         if let Some(v) = t.param(name).map_err(Refusal::bad)? {
-            add_targets(c, v, Arity::Many, route.index, &format!("query:{name}"), now_ms)?;
+            add_targets(c, &v, Arity::Many, route.index, format!("query:{name}"), now_ms)?;
         }
     }
     if t.param("scroll").map_err(Refusal::bad)?.is_some() && SCROLLABLE.contains(&route.api) {
@@ -253,8 +254,8 @@ pub fn add_targets(
     c: &mut Classification,
     expr: &str,
     arity: Arity,
-    privs: &[IndexPriv],
-    source: &str,
+    privs: &'static [IndexPriv],
+    source: impl Into<std::borrow::Cow<'static, str>>,
     now_ms: i64,
 ) -> Result<(), Refusal> {
     if privs.is_empty() {
@@ -262,8 +263,9 @@ pub fn add_targets(
         return Ok(());
     }
     let names = expr::parse(expr, arity, now_ms).map_err(|e| Refusal::bad(format!("invalid index expression: {e}")))?;
+    let source = source.into();
     for index in names {
-        c.targets.push(Target { index, privileges: privs.to_vec(), source: source.to_string() });
+        c.targets.push(Target { index, privileges: privs, source: source.clone() });
     }
     Ok(())
 }

@@ -91,10 +91,13 @@ impl BulkOp {
     /// index needs index; create needs create_doc (which create, index and write imply);
     /// update needs index; delete needs delete.
     pub fn privilege(self) -> IndexPriv {
+        self.privileges()[0]
+    }
+    pub fn privileges(self) -> &'static [IndexPriv] {
         match self {
-            BulkOp::Index | BulkOp::Update => IndexPriv::Index,
-            BulkOp::Create => IndexPriv::CreateDoc,
-            BulkOp::Delete => IndexPriv::Delete,
+            BulkOp::Index | BulkOp::Update => &[IndexPriv::Index],
+            BulkOp::Create => &[IndexPriv::CreateDoc],
+            BulkOp::Delete => &[IndexPriv::Delete],
         }
     }
     /// Whether a source line follows the action line.
@@ -171,7 +174,7 @@ pub fn classify_bulk(c: &mut Classification, body: &[u8], now_ms: i64) -> Result
         if a.op.has_source() && lines.next().is_none() {
             return Err(Refusal::parse(format!("bulk item [{item}] has no source line")));
         }
-        c.targets.push(super::Target { index: a.index, privileges: vec![a.op.privilege()], source: format!("item:{item}") });
+        c.targets.push(super::Target { index: a.index, privileges: a.op.privileges(), source: format!("item:{item}").into() });
         item += 1;
     }
     Ok(())
@@ -187,7 +190,7 @@ pub fn classify_msearch(c: &mut Classification, body: &[u8], kind: BodyKind, now
     }
     for (item, pair) in lines.chunks(2).enumerate() {
         for index in msearch_header(pair[0], default.as_deref(), now_ms)? {
-            c.targets.push(super::Target { index, privileges: vec![IndexPriv::Read], source: format!("item:{item}") });
+            c.targets.push(super::Target { index, privileges: &[IndexPriv::Read], source: format!("item:{item}").into() });
         }
         msearch_body(c, pair[1], kind, item, now_ms)?;
     }
@@ -204,7 +207,7 @@ pub fn msearch_body(c: &mut Classification, line: &[u8], kind: BodyKind, item: u
         body::dsl(c, &v, "", now_ms)?;
     }
     for t in &mut c.targets[before..] {
-        t.source = format!("item:{item}:{}", t.source);
+        t.source = format!("item:{item}:{}", t.source).into();
     }
     Ok(())
 }

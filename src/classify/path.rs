@@ -3,11 +3,14 @@
 //! slash is ignored, and each parameter is percent-decoded on its own. Empty interior
 //! segments and dot segments are refused: servers disagree on them, so Sluice does not guess.
 
+use std::borrow::Cow;
+
 /// A request target split into raw path segments and decoded query parameters.
 #[derive(Debug)]
 pub struct Target<'a> {
     pub segments: Vec<&'a str>,
-    pub query: Vec<(String, String)>,
+    /// Raw `key=value` pairs; decoded when looked up.
+    pub query: Vec<(&'a str, &'a str)>,
 }
 
 pub fn split(target: &str) -> Result<Target<'_>, String> {
@@ -26,22 +29,28 @@ pub fn split(target: &str) -> Result<Target<'_>, String> {
         if s.is_empty() {
             return Err(format!("request path [{path}] has an empty segment"));
         }
-        let decoded = decode(s, false)?;
-        if decoded == "." || decoded == ".." {
+        let dots = if s.contains('%') { decode(s, false)? } else { Cow::Borrowed(*s) };
+        if dots == "." || dots == ".." {
             return Err(format!("request path [{path}] has a dot segment"));
         }
     }
-    let query = match query {
-        Some(q) => parse_query(q)?,
-        None => Vec::new(),
-    };
-    Ok(Target { segments, query })
+    let mut pairs = Vec::new();
+    if let Some(q) = query {
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            // Every parameter must decode, even ones Sluice does not read: the server will.
+            decode(k, true)?;
+            decode(v, true)?;
+            pairs.push((k, v));
+        }
+    }
+    Ok(Target { segments, query: pairs })
 }
 
 /// Decodes `%XX` escapes (and `+` as a space in query strings); the result must be UTF-8.
-pub fn decode(s: &str, plus_as_space: bool) -> Result<String, String> {
-    if !s.contains(['%', '+']) {
-        return Ok(s.to_string());
+pub fn decode(s: &str, plus_as_space: bool) -> Result<Cow<'_, str>, String> {
+    if !(s.contains('%') || plus_as_space && s.contains('+')) {
+        return Ok(Cow::Borrowed(s));
     }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -64,27 +73,19 @@ pub fn decode(s: &str, plus_as_space: bool) -> Result<String, String> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| format!("[{s}] does not decode to UTF-8"))
-}
-
-fn parse_query(q: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for pair in q.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.push((decode(k, true)?, decode(v, true)?));
-    }
-    Ok(out)
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| format!("[{s}] does not decode to UTF-8"))
 }
 
 impl Target<'_> {
     /// The value of a query parameter. Repeating a parameter with different values is refused:
     /// servers differ on which one wins.
-    pub fn param(&self, name: &str) -> Result<Option<&str>, String> {
-        let mut found: Option<&str> = None;
+    pub fn param(&self, name: &str) -> Result<Option<Cow<'_, str>>, String> {
+        let mut found: Option<Cow<'_, str>> = None;
         for (k, v) in &self.query {
-            if k == name {
-                match found {
-                    Some(prev) if prev != v => return Err(format!("query parameter [{name}] is given twice with different values")),
+            if decode(k, true)? == name {
+                let v = decode(v, true)?;
+                match &found {
+                    Some(prev) if *prev != v => return Err(format!("query parameter [{name}] is given twice with different values")),
                     _ => found = Some(v),
                 }
             }
@@ -102,8 +103,8 @@ mod tests {
         let t = split("/%3Clogs-%7Bnow%2Fd%7D%3E/_search?q=a%20b+c&x=%2F").unwrap();
         assert_eq!(t.segments, vec!["%3Clogs-%7Bnow%2Fd%7D%3E", "_search"]);
         assert_eq!(decode(t.segments[0], false).unwrap(), "<logs-{now/d}>");
-        assert_eq!(t.param("q").unwrap(), Some("a b c"));
-        assert_eq!(t.param("x").unwrap(), Some("/"));
+        assert_eq!(t.param("q").unwrap().as_deref(), Some("a b c"));
+        assert_eq!(t.param("x").unwrap().as_deref(), Some("/"));
     }
 
     #[test]
@@ -114,6 +115,7 @@ mod tests {
             assert!(split(bad).is_err(), "{bad}");
         }
         assert!(split("/x?a=1&a=2").unwrap().param("a").is_err());
-        assert_eq!(split("/x?a=1&a=1").unwrap().param("a").unwrap(), Some("1"));
+        assert_eq!(split("/x?a=1&a=1").unwrap().param("a").unwrap().as_deref(), Some("1"));
+        assert_eq!(split("/x?%69ndex=q").unwrap().param("index").unwrap().as_deref(), Some("q"));
     }
 }

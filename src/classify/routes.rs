@@ -3,7 +3,6 @@
 //! backtracking, and the method chosen at the leaf. Literal segments compare against the raw
 //! (still percent-encoded) segment, as the server does; parameters are decoded afterwards.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::privilege::{ClusterPriv, IndexPriv};
@@ -83,7 +82,8 @@ impl RouteDef {
 
 #[derive(Default)]
 struct Node {
-    literal: HashMap<&'static str, Node>,
+    /// Sorted by segment, searched by bisection (cheaper than hashing each segment).
+    literal: Vec<(&'static str, Node)>,
     param: Option<Box<Node>>,
     /// Route indices ending here, by method.
     methods: Vec<(&'static str, usize)>,
@@ -112,7 +112,14 @@ impl Router {
                 node = if seg.starts_with('{') {
                     node.param.get_or_insert_with(Box::default)
                 } else {
-                    node.literal.entry(seg).or_default()
+                    let at = match node.literal.binary_search_by(|(k, _)| (*k).cmp(seg)) {
+                        Ok(at) => at,
+                        Err(at) => {
+                            node.literal.insert(at, (seg, Node::default()));
+                            at
+                        }
+                    };
+                    &mut node.literal[at].1
                 };
             }
             node.methods.push((r.method, i));
@@ -144,8 +151,8 @@ fn walk(node: &Node, segs: &[&str], method: &str, allowed: &mut Vec<&'static str
         allowed.extend(node.methods.iter().map(|(m, _)| *m));
         return None;
     };
-    if let Some(child) = node.literal.get(first) {
-        if let Some(i) = walk(child, rest, method, allowed) {
+    if let Ok(at) = node.literal.binary_search_by(|(k, _)| (*k).cmp(first)) {
+        if let Some(i) = walk(&node.literal[at].1, rest, method, allowed) {
             return Some(i);
         }
     }

@@ -1,0 +1,61 @@
+//! Microbenchmarks: classifying a typical _search request, and the NDJSON line scanner on a
+//! bulk body.
+//!
+//!   cargo bench --bench classify
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use sluice::classify::{self, ndjson, Head};
+
+fn search(c: &mut Criterion) {
+    let head = Head {
+        method: "GET",
+        target: "/logs-2024.11,metrics-*/_search?q=log.level:ERROR&size=10",
+        content_type: None,
+        content_encoding: None,
+        has_body: false,
+    };
+    c.bench_function("classify GET /logs-*/_search", |b| b.iter(|| classify::classify(black_box(&head), 1_700_000_000_000).unwrap()));
+    let date_math = Head { target: "/%3Clogs-%7Bnow%2Fd%7D%3E/_search", ..head };
+    c.bench_function("classify date math _search", |b| b.iter(|| classify::classify(black_box(&date_math), 1_700_000_000_000).unwrap()));
+}
+
+fn bulk_body(bytes: usize) -> Bytes {
+    let mut out = String::new();
+    let mut i = 0u64;
+    while out.len() < bytes {
+        out.push_str(&format!("{{\"index\":{{\"_index\":\"logs-2024.11\",\"_id\":\"{i}\"}}}}\n"));
+        out.push_str(&format!("{{\"@timestamp\":\"2024-11-01T00:00:00Z\",\"message\":\"GET /api/orders/{i} 200\",\"service\":{{\"name\":\"checkout\"}}}}\n"));
+        i += 1;
+    }
+    Bytes::from(out)
+}
+
+fn scanner(c: &mut Criterion) {
+    let body = bulk_body(5 << 20);
+    let chunks: Vec<Bytes> = (0..body.len()).step_by(64 << 10).map(|i| body.slice(i..(i + (64 << 10)).min(body.len()))).collect();
+    let mut g = c.benchmark_group("ndjson");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("scan 5 MB bulk in 64 KiB chunks", |b| {
+        b.iter(|| {
+            let mut s = ndjson::LineScanner::new(1 << 20);
+            let mut n = 0usize;
+            for ch in &chunks {
+                s.feed(ch.clone(), |l| {
+                    n += l.len();
+                    Ok::<_, ()>(())
+                })
+                .unwrap();
+            }
+            black_box(n)
+        })
+    });
+    let action = br#"{"index":{"_index":"logs-2024.11","_id":"12345"}}"#;
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("parse one bulk action line", |b| b.iter(|| ndjson::bulk_action(black_box(action), None, 0).unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, search, scanner);
+criterion_main!(benches);
