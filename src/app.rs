@@ -7,11 +7,14 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::admin::Admin;
+use crate::admin::{Admin, AdminState};
+use crate::authn::api_key::ApiKeyStore;
+use crate::authn::Authenticator;
+use crate::store::Store;
 use crate::config::{tls, Config};
 use crate::forward::Pool;
 use crate::listener::Server;
-use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::pipeline::{Pipeline, PipelineSettings, Security};
 
 /// Sockets bound before `run`, so tests can bind port 0 and learn the address first.
 pub struct Listeners {
@@ -35,6 +38,10 @@ pub enum StartError {
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("{0}")]
+    State(String),
+    #[error("upstream credentials: {0}")]
+    Credentials(String),
 }
 
 pub async fn bind(config: &Config) -> Result<Listeners, StartError> {
@@ -54,6 +61,19 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
         Some(files) => Some(Arc::new(ArcSwap::new(tls::server_config(files).map_err(StartError::Tls)?))),
         None => None,
     };
+    let store = Arc::new(Store::new(config.state_file.clone()));
+    let state = store.load().map_err(StartError::State)?;
+    let api_keys = Arc::new(ApiKeyStore::from_keys(state.api_keys));
+    let authn = Arc::new(Authenticator::new(config.authn.clone(), api_keys.clone()));
+    let service = match &config.service.authorization {
+        Some(a) => {
+            let mut v = http::HeaderValue::from_str(a).map_err(|_| StartError::Credentials("not a valid header value".into()))?;
+            v.set_sensitive(true);
+            Some(v)
+        }
+        None => None,
+    };
+    let security = Security { authn: authn.clone(), anonymous: config.anonymous.clone(), service, run_as: config.service.run_as };
     let pipeline = Pipeline::new(
         pool.clone(),
         PipelineSettings {
@@ -62,10 +82,17 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
             inspect: config.inspect.clone(),
         },
         control.clock.clone(),
+        security,
     );
     let proxy = Server { listener: listeners.proxy, settings: config.listen.clone(), tls: server_tls.clone(), handler: pipeline };
-    let admin_settings = crate::listener::ListenSettings { tls: None, ..config.listen.clone() };
-    let admin = Server { listener: listeners.admin, settings: admin_settings, tls: None, handler: Admin::new(pool.clone()) };
+    let admin_tls = match &config.admin.tls {
+        Some(files) => Some(Arc::new(ArcSwap::new(tls::server_config(files).map_err(StartError::Tls)?))),
+        None => None,
+    };
+    let admin_settings = crate::listener::ListenSettings { tls: config.admin.tls.clone(), ..config.listen.clone() };
+    let admin_state = AdminState { pool: pool.clone(), api_keys, store, clock: control.clock.clone(), token: config.admin.token.clone() };
+    let admin = Server { listener: listeners.admin, settings: admin_settings, tls: admin_tls, handler: Admin::new(admin_state) };
+    spawn_authn_tasks(&config, &authn, control.shutdown.clone(), control.reload.clone())?;
     let (proxy_addr, admin_addr) = (proxy.listener.local_addr().ok(), admin.listener.local_addr().ok());
     tracing::info!(proxy = ?proxy_addr, admin = ?admin_addr, "sluice serving");
 
@@ -100,6 +127,61 @@ async fn reload_on_signal(
         match tls::client_config(&config.upstream) {
             Ok(c) => pool.set_tls(c),
             Err(e) => tracing::error!(error = %e, "node TLS reload failed; keeping the old configuration"),
+        }
+    }
+}
+
+/// Keeps JWKS keys and the users file current.
+fn spawn_authn_tasks(
+    config: &Config,
+    authn: &Arc<Authenticator>,
+    shutdown: watch::Receiver<bool>,
+    reload: watch::Receiver<u64>,
+) -> Result<(), StartError> {
+    if let (Some(v), Some(j)) = (&authn.jwt, &config.authn.jwt) {
+        if let Some(source) = &j.jwks {
+            let ca = match source {
+                crate::authn::jwt::JwksSource::Url { ca, .. } => ca.as_deref(),
+                crate::authn::jwt::JwksSource::File(_) => None,
+            };
+            let tls = tls::fetch_client_config(ca).map_err(StartError::Tls)?;
+            tokio::spawn(crate::fetch::keep_jwks(v.clone(), tls, shutdown.clone()));
+        }
+    }
+    if let Some(path) = config.authn.basic.as_ref().and_then(|b| b.users_file.clone()) {
+        let authn = authn.clone();
+        tokio::spawn(watch_users(path, authn, shutdown, reload));
+    }
+    Ok(())
+}
+
+/// Reloads the users file when it changes (checked every two seconds) or on SIGHUP; a bad file
+/// keeps the old users.
+async fn watch_users(path: std::path::PathBuf, authn: Arc<Authenticator>, mut shutdown: watch::Receiver<bool>, mut reload: watch::Receiver<u64>) {
+    let stamp = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen = stamp(&path);
+    loop {
+        let forced = tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => false,
+            _ = reload.changed() => true,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        if forced {
+            seen = None;
+        }
+        let now = stamp(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match crate::config::authn::load_users(&path) {
+            Ok(users) => {
+                if let Some(b) = &authn.basic {
+                    b.replace_users(users);
+                    tracing::info!("users file reloaded");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "users file reload failed; keeping the old users"),
         }
     }
 }

@@ -5,14 +5,17 @@
 
 pub mod admin;
 pub mod app;
+pub mod authn;
 pub mod body;
 pub mod classify;
 pub mod clock;
 pub mod config;
+pub mod fetch;
 pub mod forward;
 pub mod listener;
 pub mod pipeline;
 pub mod privilege;
+pub mod store;
 pub mod telemetry;
 
 pub use app::{bind, run, Control, Listeners, StartError};

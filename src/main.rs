@@ -55,6 +55,8 @@ enum Command {
     CheckConfig(ConfigArgs),
     /// Read JSON lines {"method","path","headers","body"} on stdin; write one classification per line.
     Classify,
+    /// Read a password on stdin; print an argon2id hash for a users file.
+    HashPassword,
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config(&args),
         Command::Run(args) => run(&args),
         Command::Classify => classify(),
+        Command::HashPassword => hash_password(),
     }
 }
 
@@ -97,6 +100,28 @@ fn classify() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return ExitCode::from(EXIT_RUNTIME);
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        let _ = writeln!(std::io::stderr(), "hash-password: give the password on standard input");
+        return ExitCode::from(2);
+    }
+    match sluice::authn::basic::hash_password(password) {
+        Ok(h) => {
+            let _ = writeln!(std::io::stdout(), "{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "hash-password: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
 }
 
 fn report_config_errors(path: &std::path::Path, e: &config::ConfigError) {

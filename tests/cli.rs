@@ -127,6 +127,7 @@ async fn the_binary_serves_and_drains_on_sigterm() {
         .args(["run", "--config", "config/sluice.toml", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
         .args(["--upstream", &node.url()])
         .env("SLUICE_LOG_FORMAT", "json")
+        .env("SLUICE_AUTHN_ANONYMOUS_USER", "anonymous")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

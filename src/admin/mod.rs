@@ -1,55 +1,130 @@
-//! The admin listener: health now; the grants API, explain and metrics are added here.
+//! The admin listener: health, API keys (and the grants API, explain and metrics).
 //!
-//! Invariant: the admin module never imports the pipeline; both share only state handed to
-//! them by `app`.
+//! Invariants: the admin module never imports the pipeline; both share only state handed to
+//! them by `app`. Everything but `/live` and `/ready` needs the admin bearer token or a
+//! verified client certificate; every change is persisted before it is acknowledged.
+
+mod api_keys;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use crate::authn::api_key::ApiKeyStore;
 use crate::body::ResBody;
+use crate::clock::SharedClock;
 use crate::forward::Pool;
 use crate::listener::{ConnInfo, Handler};
 use crate::pipeline::respond;
+use crate::store::Store;
 
 #[derive(Clone, Debug)]
 pub struct AdminSettings {
     pub address: SocketAddr,
+    /// Bearer token for the admin API.
+    pub token: Option<String>,
+    /// TLS for the admin listener; with `client_ca`, a verified client certificate authenticates.
+    pub tls: Option<crate::listener::TlsFiles>,
+}
+
+/// What the admin API reads and changes.
+pub struct AdminState {
+    pub pool: Arc<Pool>,
+    pub api_keys: Arc<ApiKeyStore>,
+    pub store: Arc<Store>,
+    pub clock: SharedClock,
+    pub token: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct Admin {
-    pool: Arc<Pool>,
+    state: Arc<AdminState>,
 }
 
+/// Largest admin request body read.
+const MAX_BODY: usize = 256 << 20;
+
 impl Admin {
-    pub fn new(pool: Arc<Pool>) -> Self {
-        Self { pool }
+    pub fn new(state: AdminState) -> Self {
+        Self { state: Arc::new(state) }
     }
 
     fn ready(&self) -> Response<ResBody> {
         let nodes: Vec<_> = self
+            .state
             .pool
             .health()
             .into_iter()
             .map(|(node, healthy)| serde_json::json!({ "node": node, "healthy": healthy }))
             .collect();
-        let ready = self.pool.any_healthy();
+        let ready = self.state.pool.any_healthy();
         let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         respond::json(status, serde_json::json!({ "ready": ready, "nodes": nodes }).to_string())
     }
+
+    /// The admin identity, or `None` when the caller is not an admin.
+    fn identify(&self, req: &Request<Incoming>, conn: &ConnInfo) -> Option<String> {
+        if let Some(t) = &self.state.token {
+            let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+            if given.is_some_and(|g| crate::authn::ct_eq(g.trim().as_bytes(), t.as_bytes())) {
+                return Some("admin-token".into());
+            }
+        }
+        // A client certificate on the admin listener was verified against the admin CA.
+        let leaf = conn.tls.as_ref()?.client_certs.first()?;
+        let cn = crate::authn::mtls::identity(leaf, crate::authn::mtls::CertField::Cn)?;
+        Some(format!("mtls:{cn}"))
+    }
+}
+
+pub fn error(status: StatusCode, kind: &str, reason: &str) -> Response<ResBody> {
+    respond::json(status, respond::error_body(kind, reason, status.as_u16()))
+}
+
+pub fn ok_json(v: serde_json::Value) -> Response<ResBody> {
+    respond::json(StatusCode::OK, v.to_string())
+}
+
+/// Reads an admin request body as JSON (an empty body is `{}`).
+async fn read_json(req: Request<Incoming>) -> Result<serde_json::Value, Response<ResBody>> {
+    let body = http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "content_too_long_exception", "admin request body too large or broken"))?
+        .to_bytes();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::json!({}));
+    }
+    serde_json::from_slice(&body).map_err(|e| error(StatusCode::BAD_REQUEST, "parse_exception", &format!("request body is not valid JSON: {e}")))
 }
 
 impl Handler for Admin {
-    async fn handle(&self, req: Request<Incoming>, _conn: Arc<ConnInfo>) -> Response<ResBody> {
-        match (req.method(), req.uri().path()) {
-            (&Method::GET, "/live") => respond::json(StatusCode::OK, r#"{"live":true}"#.into()),
-            (&Method::GET, "/ready") => self.ready(),
+    async fn handle(&self, req: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<ResBody> {
+        let path = req.uri().path().to_string();
+        match (req.method(), path.as_str()) {
+            (&Method::GET, "/live") => return respond::json(StatusCode::OK, r#"{"live":true}"#.into()),
+            (&Method::GET, "/ready") => return self.ready(),
+            _ => {}
+        }
+        let Some(admin) = self.identify(&req, &conn) else {
+            let mut res = error(StatusCode::UNAUTHORIZED, "security_exception", "the admin API needs the admin token or an admin client certificate");
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"sluice-admin\""));
+            return res;
+        };
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (req.method().clone(), segs.as_slice()) {
+            (Method::POST, ["_sluice", "api_keys"]) => match read_json(req).await {
+                Ok(body) => api_keys::create(&self.state, &admin, &body),
+                Err(res) => res,
+            },
+            (Method::GET, ["_sluice", "api_keys"]) => api_keys::list(&self.state),
+            (Method::DELETE, ["_sluice", "api_keys", id]) => api_keys::invalidate(&self.state, &admin, id),
             _ => {
-                let reason = format!("no admin endpoint for [{}] [{}]", req.method(), req.uri().path());
-                respond::json(StatusCode::NOT_FOUND, respond::error_body("resource_not_found_exception", &reason, 404))
+                let reason = format!("no admin endpoint for [{}] [{}]", req.method(), path);
+                error(StatusCode::NOT_FOUND, "resource_not_found_exception", &reason)
             }
         }
     }

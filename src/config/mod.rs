@@ -5,6 +5,7 @@
 //! along the way is collected, so `sluice check-config` prints them all at once, and nothing
 //! takes effect unless the whole configuration is valid.
 
+pub mod authn;
 mod raw;
 pub mod schema;
 pub mod tls;
@@ -25,6 +26,13 @@ pub struct Config {
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    pub authn: crate::authn::AuthnSettings,
+    /// A fixed principal for requests without credentials (only when configured).
+    pub anonymous: Option<crate::authn::Principal>,
+    /// Sluice's own credentials towards the nodes.
+    pub service: authn::ServiceAuth,
+    /// Where grants and API keys are persisted.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Overrides given on the command line; they win over the environment and the file.
@@ -68,7 +76,7 @@ pub fn from_str(
     raw::apply_env(&mut value, env, &mut errors);
     raw::apply_overrides(&mut value, overrides);
     raw::check_keys(&value, "", &mut errors);
-    let config = raw::validate(&value, &Resolver { base: base.to_path_buf() }, &mut errors);
+    let config = raw::validate(&value, &Resolver { base: base.to_path_buf() }, env, &mut errors);
     match config {
         Some(c) if errors.is_empty() => Ok(c),
         _ => Err(ConfigError { errors }),

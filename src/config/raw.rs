@@ -86,19 +86,19 @@ pub fn check_keys(v: &Value, prefix: &str, errors: &mut Vec<String>) {
 }
 
 /// Typed access to the raw tree, recording a message for each wrongly typed value.
-struct Reader<'a> {
+pub struct Reader<'a> {
     root: &'a Value,
-    errors: &'a mut Vec<String>,
+    pub errors: &'a mut Vec<String>,
 }
 
 impl Reader<'_> {
-    fn get(&self, path: &str) -> Option<&Value> {
+    pub fn get(&self, path: &str) -> Option<&Value> {
         path.split('.').try_fold(self.root, |v, p| v.get(p))
     }
-    fn wrong(&mut self, path: &str, what: &str) {
+    pub fn wrong(&mut self, path: &str, what: &str) {
         self.errors.push(format!("`{path}` must be {what}"));
     }
-    fn str(&mut self, path: &str) -> Option<String> {
+    pub fn str(&mut self, path: &str) -> Option<String> {
         match self.get(path)? {
             Value::String(s) => Some(s.clone()),
             _ => {
@@ -107,10 +107,10 @@ impl Reader<'_> {
             }
         }
     }
-    fn str_or(&mut self, path: &str, default: &str) -> String {
+    pub fn str_or(&mut self, path: &str, default: &str) -> String {
         self.str(path).unwrap_or_else(|| default.to_string())
     }
-    fn int(&mut self, path: &str, default: i64) -> i64 {
+    pub fn int(&mut self, path: &str, default: i64) -> i64 {
         match self.get(path) {
             None => default,
             Some(Value::Integer(i)) if *i >= 0 => *i,
@@ -120,7 +120,7 @@ impl Reader<'_> {
             }
         }
     }
-    fn bool(&mut self, path: &str, default: bool) -> bool {
+    pub fn bool(&mut self, path: &str, default: bool) -> bool {
         match self.get(path) {
             None => default,
             Some(Value::Boolean(b)) => *b,
@@ -130,7 +130,7 @@ impl Reader<'_> {
             }
         }
     }
-    fn list(&mut self, path: &str) -> Vec<String> {
+    pub fn list(&mut self, path: &str) -> Vec<String> {
         match self.get(path) {
             None => Vec::new(),
             Some(Value::Array(a)) if a.iter().all(Value::is_str) => {
@@ -143,7 +143,7 @@ impl Reader<'_> {
             }
         }
     }
-    fn size(&mut self, path: &str, default: u64) -> u64 {
+    pub fn size(&mut self, path: &str, default: u64) -> u64 {
         let parsed = match self.get(path) {
             None => return default,
             Some(Value::Integer(i)) if *i > 0 => Ok(*i as u64),
@@ -162,7 +162,7 @@ impl Reader<'_> {
             }
         }
     }
-    fn duration(&mut self, path: &str, default: Duration) -> Duration {
+    pub fn duration(&mut self, path: &str, default: Duration) -> Duration {
         let parsed = match self.get(path) {
             None => return default,
             Some(Value::Integer(i)) if *i > 0 => Ok(Duration::from_secs(*i as u64)),
@@ -181,14 +181,23 @@ impl Reader<'_> {
             }
         }
     }
-    fn addr(&mut self, path: &str, default: &str) -> SocketAddr {
+    /// A duration that may be zero (a leeway).
+    pub fn duration_or_zero(&mut self, path: &str, default: Duration) -> Duration {
+        match self.get(path) {
+            Some(Value::Integer(0)) => Duration::ZERO,
+            Some(Value::String(s)) if s.trim() == "0" || s.trim() == "0s" => Duration::ZERO,
+            _ => self.duration(path, default),
+        }
+    }
+
+    pub fn addr(&mut self, path: &str, default: &str) -> SocketAddr {
         let s = self.str_or(path, default);
         s.parse().unwrap_or_else(|_| {
             self.errors.push(format!("`{path}`: `{s}` is not an address like 127.0.0.1:9220"));
             SocketAddr::from(([127, 0, 0, 1], 0))
         })
     }
-    fn file(&mut self, path: &str, files: &Resolver) -> Option<std::path::PathBuf> {
+    pub fn file(&mut self, path: &str, files: &Resolver) -> Option<std::path::PathBuf> {
         let p = files.path(&self.str(path)?);
         if !p.is_file() {
             self.errors.push(format!("`{path}`: file {} does not exist", p.display()));
@@ -197,11 +206,33 @@ impl Reader<'_> {
     }
 }
 
-pub fn validate(root: &Value, files: &Resolver, errors: &mut Vec<String>) -> Option<Config> {
+pub fn validate(root: &Value, files: &Resolver, env: &[(String, String)], errors: &mut Vec<String>) -> Option<Config> {
     let mut r = Reader { root, errors };
+    let (authn, anonymous) = super::authn::authn(&mut r, env, files);
+    let service = super::authn::service_auth(&mut r, env, files);
+    let admin_token = super::authn::admin_token(&mut r, env, files);
+    let state_file = r.str("grants.state_file").map(|p| files.path(&p));
     let listen = listen(&mut r, files);
     let upstream = upstream(&mut r, files);
-    let admin = AdminSettings { address: r.addr("admin.address", "127.0.0.1:9221") };
+    let admin_tls = if r.get("admin.tls").is_some() {
+        match (r.file("admin.tls.cert", files), r.file("admin.tls.key", files)) {
+            (Some(cert), Some(key)) => {
+                let client_ca = r.file("admin.tls.client_ca", files);
+                let client_auth = if client_ca.is_some() { ClientAuth::Optional } else { ClientAuth::None };
+                Some(TlsFiles { cert, key, client_ca, client_auth })
+            }
+            _ => {
+                r.errors.push("`admin.tls` needs both `cert` and `key`".into());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if admin_token.is_none() && admin_tls.as_ref().is_none_or(|t| t.client_ca.is_none()) {
+        tracing::debug!("no admin credentials configured: the admin API answers only /live and /ready");
+    }
+    let admin = AdminSettings { address: r.addr("admin.address", "127.0.0.1:9221"), token: admin_token, tls: admin_tls };
     let log = log(&mut r);
     let d = InspectSettings::default();
     let inspect = InspectSettings {
@@ -212,11 +243,16 @@ pub fn validate(root: &Value, files: &Resolver, errors: &mut Vec<String>) -> Opt
     if listen.address.port() != 0 && listen.address == admin.address {
         r.errors.push("`listen.address` and `admin.address` must differ".into());
     }
-    let config = Config { listen, inspect, upstream, admin, log };
-    if let Some(t) = &config.listen.tls {
-        if let Err(e) = super::tls::server_config(t) {
-            r.errors.push(format!("`listen.tls`: {e}"));
+    let config = Config { listen, inspect, upstream, admin, log, authn, anonymous, service, state_file };
+    for (name, t) in [("listen.tls", &config.listen.tls), ("admin.tls", &config.admin.tls)] {
+        if let Some(t) = t {
+            if let Err(e) = super::tls::server_config(t) {
+                r.errors.push(format!("`{name}`: {e}"));
+            }
         }
+    }
+    if config.authn.mtls.is_some() && config.listen.tls.as_ref().is_none_or(|t| t.client_ca.is_none()) {
+        r.errors.push("`authn.mtls` needs client certificates: set `listen.tls.client_ca`".into());
     }
     if let Err(e) = super::tls::client_config(&config.upstream) {
         r.errors.push(format!("`upstream` TLS: {e}"));

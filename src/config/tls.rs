@@ -82,3 +82,18 @@ pub fn client_config(s: &UpstreamSettings) -> Result<Arc<ClientConfig>, String> 
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+/// A plain TLS client configuration trusting `ca` (or the web roots), for fetching JWKS.
+pub fn fetch_client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let store = match ca {
+        Some(ca) => roots(ca)?,
+        None => RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
+    };
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

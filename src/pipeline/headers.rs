@@ -42,6 +42,22 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::PROXY_AUTHENTICATE);
 }
 
+/// Removes every credential and identity header the caller sent, then adds Sluice's own
+/// service credentials (and run-as, naming the real user for the cluster's audit log).
+pub fn to_node_identity(h: &mut HeaderMap, identity_headers: &[HeaderName], service: Option<&HeaderValue>, run_as: Option<&str>) {
+    h.remove(header::AUTHORIZATION);
+    h.remove("es-security-runas-user");
+    for n in identity_headers {
+        h.remove(n);
+    }
+    if let Some(v) = service {
+        h.insert(header::AUTHORIZATION, v.clone());
+    }
+    if let Some(user) = run_as.and_then(|u| HeaderValue::from_str(u).ok()) {
+        h.insert("es-security-runas-user", user);
+    }
+}
+
 /// The size of a request head as the header limit counts it.
 pub fn head_size(method: &http::Method, uri: &http::Uri, h: &HeaderMap) -> usize {
     let line = method.as_str().len() + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 12;

@@ -19,6 +19,7 @@ use hyper::body::Incoming;
 
 use http_body_util::BodyExt;
 
+use crate::authn::{AuthnError, Authenticator, Credentials, Principal};
 use crate::body::{Limited, ReqBody, ResBody};
 use crate::classify::{self, BodyPlan, Classification};
 use crate::clock::SharedClock;
@@ -35,6 +36,16 @@ pub struct PipelineSettings {
     pub inspect: InspectSettings,
 }
 
+/// Who may call, and who Sluice is towards the cluster.
+pub struct Security {
+    pub authn: Arc<Authenticator>,
+    /// A fixed principal for requests without credentials, when configured.
+    pub anonymous: Option<Principal>,
+    /// The Authorization header Sluice sends to the nodes.
+    pub service: Option<http::HeaderValue>,
+    pub run_as: bool,
+}
+
 #[derive(Clone)]
 pub struct Pipeline {
     shared: Arc<Shared>,
@@ -44,11 +55,21 @@ struct Shared {
     pool: Arc<Pool>,
     settings: PipelineSettings,
     clock: SharedClock,
+    security: Security,
+    /// Identity headers callers may not pass on (the trusted proxy's headers).
+    identity_headers: Vec<header::HeaderName>,
 }
 
 impl Pipeline {
-    pub fn new(pool: Arc<Pool>, settings: PipelineSettings, clock: SharedClock) -> Self {
-        Self { shared: Arc::new(Shared { pool, settings, clock }) }
+    pub fn new(pool: Arc<Pool>, settings: PipelineSettings, clock: SharedClock, security: Security) -> Self {
+        let mut identity_headers = Vec::new();
+        if let Some(p) = &security.authn.settings.proxy {
+            identity_headers.extend(header::HeaderName::from_bytes(p.user_header.as_bytes()).ok());
+            if let Some(g) = &p.groups_header {
+                identity_headers.extend(header::HeaderName::from_bytes(g.as_bytes()).ok());
+            }
+        }
+        Self { shared: Arc::new(Shared { pool, settings, clock, security, identity_headers }) }
     }
 }
 
@@ -72,10 +93,14 @@ impl Shared {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
         }
         let now = self.clock.now_ms();
+        let principal = self.authenticate(&req, conn, now)?;
         let mut c = classify_head(&req, declared, now)?;
         let encoding = header_str(req.headers(), header::CONTENT_ENCODING).map(str::to_string);
         let (mut parts, body) = req.into_parts();
         headers::to_node(&mut parts.headers, &parts.uri, conn);
+        let sec = &self.security;
+        let run_as = sec.run_as.then_some(principal.user.as_str());
+        headers::to_node_identity(&mut parts.headers, &self.identity_headers, sec.service.as_ref(), run_as);
         let (body, exceeded) = limit_body(body, declared, s.max_body_size);
         let verdict = Verdict::default();
         let body = self.inspect(&mut c, body, encoding.as_deref(), now, &verdict).await?;
@@ -101,6 +126,37 @@ impl Shared {
                         Failure::NodeFailed
                     }
                 })
+            }
+        }
+    }
+
+    /// Phase 2: who is calling.
+    fn authenticate(&self, req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> Result<Principal, Failure> {
+        let sec = &self.security;
+        let h = req.headers();
+        let proxy = sec.authn.settings.proxy.as_ref();
+        let creds = Credentials {
+            authorization: h.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            proxy_user: proxy.and_then(|p| h.get(p.user_header.as_str())).and_then(|v| v.to_str().ok()),
+            proxy_groups: proxy.and_then(|p| p.groups_header.as_deref()).and_then(|g| h.get(g)).and_then(|v| v.to_str().ok()),
+            peer: Some(conn.peer.ip()),
+            client_certs: conn.tls.as_ref().map_or(&[][..], |t| t.client_certs.as_slice()),
+        };
+        let outcome = sec.authn.authenticate(&creds, now);
+        if outcome.ignored_proxy_header {
+            tracing::warn!(peer = %conn.peer, "proxy identity header from an untrusted source ignored");
+        }
+        match (outcome.result, &sec.anonymous) {
+            (Ok(p), _) => Ok(p),
+            (Err(AuthnError::Missing), Some(anonymous)) => Ok(anonymous.clone()),
+            (Err(e), _) => {
+                let path = req.uri().path();
+                let reason = match &e {
+                    AuthnError::Missing => format!("missing authentication credentials for REST request [{path}]"),
+                    _ => format!("unable to authenticate with the provided credentials for REST request [{path}]"),
+                };
+                tracing::debug!(peer = %conn.peer, detail = e.detail(), "authentication failed");
+                Err(Failure::Unauthenticated { reason, challenges: sec.authn.challenges() })
             }
         }
     }

@@ -27,6 +27,8 @@ pub enum Failure {
     LineTooLong { limit: usize },
     /// The client's body stream broke off.
     ClientBody,
+    /// No or bad credentials: 401 with a challenge for every enabled scheme.
+    Unauthenticated { reason: String, challenges: Vec<&'static str> },
 }
 
 impl Failure {
@@ -38,6 +40,7 @@ impl Failure {
             Failure::ConnectTimeout | Failure::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
             Failure::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             Failure::BadRequest { .. } | Failure::LineTooLong { .. } | Failure::ClientBody => StatusCode::BAD_REQUEST,
+            Failure::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Failure::Refused(r) => StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
             Failure::InspectTooLarge { .. } | Failure::DecompressedTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
@@ -74,6 +77,7 @@ impl Failure {
                 format!("an NDJSON line is longer than the limit of [{limit}] bytes"),
             ),
             Failure::ClientBody => ("parse_exception", "the request body ended unexpectedly".into()),
+            Failure::Unauthenticated { reason, .. } => ("security_exception", reason.clone()),
         }
     }
 }
@@ -91,7 +95,13 @@ pub fn error_body(kind: &str, reason: &str, status: u16) -> String {
 pub fn error(f: Failure) -> Response<ResBody> {
     let status = f.status();
     let (kind, reason) = f.describe();
-    json(status, error_body(kind, &reason, status.as_u16()))
+    let mut res = json(status, error_body(kind, &reason, status.as_u16()));
+    if let Failure::Unauthenticated { challenges, .. } = &f {
+        for c in challenges {
+            res.headers_mut().append(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
+    }
+    res
 }
 
 /// A JSON response shaped like one from Elasticsearch (official clients check the product header).

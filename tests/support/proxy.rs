@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use tokio::sync::watch;
 
 pub struct SluiceBuilder {
+    anonymous: bool,
     clock: sluice::clock::SharedClock,
     nodes: Vec<String>,
     extra: String,
@@ -22,7 +23,7 @@ pub struct Sluice {
 
 impl SluiceBuilder {
     pub fn new(nodes: &[String]) -> Self {
-        Self { clock: sluice::clock::system(), nodes: nodes.to_vec(), extra: String::new(), dir: None, env: Vec::new() }
+        Self { anonymous: true, clock: sluice::clock::system(), nodes: nodes.to_vec(), extra: String::new(), dir: None, env: Vec::new() }
     }
 
     /// The clock Sluice reads (a `ManualClock` in tests that move time).
@@ -35,6 +36,12 @@ impl SluiceBuilder {
     pub fn toml(mut self, extra: &str) -> Self {
         self.extra.push_str(extra);
         self.extra.push('\n');
+        self
+    }
+
+    /// Require credentials (by default tests run with an anonymous principal configured).
+    pub fn no_anonymous(mut self) -> Self {
+        self.anonymous = false;
         self
     }
 
@@ -52,10 +59,13 @@ impl SluiceBuilder {
     /// The generated configuration: loopback port-0 listeners, the nodes, then `extra` merged in.
     pub fn config_text(&self) -> String {
         let nodes: Vec<String> = self.nodes.iter().map(|n| format!("{n:?}")).collect();
-        let base = format!(
+        let mut base = format!(
             "[listen]\naddress = \"127.0.0.1:0\"\n[admin]\naddress = \"127.0.0.1:0\"\n[upstream]\nnodes = [{}]\n",
             nodes.join(", ")
         );
+        if self.anonymous {
+            base.push_str("[authn.anonymous]\nuser = \"anonymous\"\n");
+        }
         let mut base: toml::Table = base.parse().unwrap();
         let extra: toml::Table = self.extra.parse().unwrap_or_else(|e| panic!("bad test TOML: {e}"));
         merge(&mut base, extra);
