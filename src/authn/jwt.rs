@@ -78,7 +78,14 @@ pub struct Verifier {
     /// Woken when a token names a key id we do not know (the fetcher refreshes, rate-limited).
     pub refresh_wanted: Arc<Notify>,
     last_wanted_ms: AtomicI64,
+    /// Rate limiting runs on the monotonic clock, not the injected one.
+    started: std::time::Instant,
+    /// Bumped each time a JWKS document is installed.
+    generation: tokio::sync::watch::Sender<u64>,
 }
+
+/// The detail of the error for a token naming a key id not (yet) in the key set.
+pub const UNKNOWN_KID: &str = "unknown key id";
 
 const MAX_TOKEN: usize = 16 * 1024;
 
@@ -95,6 +102,8 @@ impl Verifier {
             cache,
             refresh_wanted: Arc::new(Notify::new()),
             last_wanted_ms: AtomicI64::new(i64::MIN),
+            started: std::time::Instant::now(),
+            generation: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -115,6 +124,7 @@ impl Verifier {
         let n = keys.by_kid.len() + keys.unnamed.len();
         self.jwks.store(Arc::new(keys));
         self.cache.clear();
+        self.generation.send_modify(|g| *g += 1);
         Ok(n)
     }
 
@@ -128,7 +138,7 @@ impl Verifier {
             return Ok(p);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| bad("malformed token header"))?;
-        let key = self.key_for(header.alg, header.kid.as_deref(), now_ms)?;
+        let key = self.key_for(header.alg, header.kid.as_deref())?;
         let mut v = Validation::new(header.alg);
         v.validate_exp = false; // checked below against the injected clock
         v.validate_nbf = false;
@@ -177,7 +187,7 @@ impl Verifier {
         Ok(p)
     }
 
-    fn key_for(&self, alg: Algorithm, kid: Option<&str>, now_ms: i64) -> Result<DecodingKey, AuthnError> {
+    fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<DecodingKey, AuthnError> {
         let bad = |d: &str| AuthnError::invalid(Scheme::Jwt, d.to_string());
         if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
             return self.hmac.clone().ok_or_else(|| bad("HMAC-signed tokens are not accepted"));
@@ -190,8 +200,8 @@ impl Verifier {
             if self.static_keys.len() == 1 && jwks.by_kid.is_empty() && jwks.unnamed.is_empty() {
                 return Ok(self.static_keys[0].clone());
             }
-            self.want_refresh(now_ms);
-            return Err(bad("unknown key id"));
+            self.want_refresh();
+            return Err(bad(UNKNOWN_KID));
         }
         let mut candidates = self.static_keys.iter().chain(jwks.unnamed.iter());
         match (candidates.next(), candidates.next()) {
@@ -201,7 +211,24 @@ impl Verifier {
         }
     }
 
-    fn want_refresh(&self, now_ms: i64) {
+    /// How many JWKS documents were installed so far.
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
+    /// Waits (bounded) until a JWKS document newer than `seen` is installed; true when one was.
+    /// A token with an unknown `kid` waits for the refresh it triggered, as Elasticsearch does.
+    pub async fn wait_newer(&self, seen: u64, limit: Duration) -> bool {
+        if self.settings.jwks.is_none() {
+            return false;
+        }
+        let mut rx = self.generation.subscribe();
+        let newer = tokio::time::timeout(limit, rx.wait_for(|g| *g > seen)).await.is_ok_and(|r| r.is_ok());
+        newer
+    }
+
+    fn want_refresh(&self) {
+        let now_ms = self.started.elapsed().as_millis() as i64;
         let min = self.settings.jwks_min_interval.as_millis() as i64;
         let last = self.last_wanted_ms.load(Ordering::Relaxed);
         if now_ms.saturating_sub(last) >= min

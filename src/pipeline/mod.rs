@@ -93,7 +93,7 @@ impl Shared {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
         }
         let now = self.clock.now_ms();
-        let principal = self.authenticate(&req, conn, now)?;
+        let principal = self.authenticate(&req, conn, now).await?;
         let mut c = classify_head(&req, declared, now)?;
         let encoding = header_str(req.headers(), header::CONTENT_ENCODING).map(str::to_string);
         let (mut parts, body) = req.into_parts();
@@ -131,7 +131,7 @@ impl Shared {
     }
 
     /// Phase 2: who is calling.
-    fn authenticate(&self, req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> Result<Principal, Failure> {
+    async fn authenticate(&self, req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> Result<Principal, Failure> {
         let sec = &self.security;
         let h = req.headers();
         let proxy = sec.authn.settings.proxy.as_ref();
@@ -142,7 +142,14 @@ impl Shared {
             peer: Some(conn.peer.ip()),
             client_certs: conn.tls.as_ref().map_or(&[][..], |t| t.client_certs.as_slice()),
         };
-        let outcome = sec.authn.authenticate(&creds, now);
+        let jwks_seen = sec.authn.jwt.as_ref().map(|v| v.generation());
+        let mut outcome = sec.authn.authenticate(&creds, now);
+        if let (Err(e), Some(v), Some(seen)) = (&outcome.result, &sec.authn.jwt, jwks_seen) {
+            // An unknown key id triggered a (rate-limited) JWKS refresh: wait for it, once.
+            if e.detail() == crate::authn::jwt::UNKNOWN_KID && v.wait_newer(seen, std::time::Duration::from_secs(3)).await {
+                outcome = sec.authn.authenticate(&creds, now);
+            }
+        }
         if outcome.ignored_proxy_header {
             tracing::warn!(peer = %conn.peer, "proxy identity header from an untrusted source ignored");
         }
