@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::admin::{Admin, AdminState};
 use crate::authn::api_key::ApiKeyStore;
 use crate::authn::Authenticator;
+use crate::authz::Authorizer;
 use crate::store::Store;
 use crate::config::{tls, Config};
 use crate::forward::Pool;
@@ -64,6 +65,11 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
     let store = Arc::new(Store::new(config.state_file.clone()));
     let state = store.load().map_err(StartError::State)?;
     let api_keys = Arc::new(ApiKeyStore::from_keys(state.api_keys));
+    let authz = Arc::new(Authorizer::new(config.authz.mode, config.authz.decision_cache_size));
+    if let Some(table) = &state.grants {
+        let (doc, grants) = crate::authz::table::parse_table(table).map_err(|e| StartError::State(format!("the grant table in the state file is invalid: {}", e.join("; "))))?;
+        authz.install(doc.version, &grants).map_err(StartError::State)?;
+    }
     let authn = Arc::new(Authenticator::new(config.authn.clone(), api_keys.clone()));
     let service = match &config.service.authorization {
         Some(a) => {
@@ -73,7 +79,7 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
         }
         None => None,
     };
-    let security = Security { authn: authn.clone(), anonymous: config.anonymous.clone(), service, run_as: config.service.run_as };
+    let security = Security { authn: authn.clone(), anonymous: config.anonymous.clone(), service, run_as: config.service.run_as, authz: authz.clone() };
     let pipeline = Pipeline::new(
         pool.clone(),
         PipelineSettings {
@@ -90,7 +96,7 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
         None => None,
     };
     let admin_settings = crate::listener::ListenSettings { tls: config.admin.tls.clone(), ..config.listen.clone() };
-    let admin_state = AdminState { pool: pool.clone(), api_keys, store, clock: control.clock.clone(), token: config.admin.token.clone() };
+    let admin_state = AdminState { pool: pool.clone(), api_keys, store, authz, clock: control.clock.clone(), token: config.admin.token.clone() };
     let admin = Server { listener: listeners.admin, settings: admin_settings, tls: admin_tls, handler: Admin::new(admin_state) };
     spawn_authn_tasks(&config, &authn, control.shutdown.clone(), control.reload.clone())?;
     let (proxy_addr, admin_addr) = (proxy.listener.local_addr().ok(), admin.listener.local_addr().ok());

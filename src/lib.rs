@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod app;
 pub mod authn;
+pub mod authz;
 pub mod body;
 pub mod classify;
 pub mod clock;

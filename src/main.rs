@@ -57,6 +57,33 @@ enum Command {
     Classify,
     /// Read a password on stdin; print an argon2id hash for a users file.
     HashPassword,
+    /// Explain offline, against a grants file, how Sluice decides one request for one principal.
+    Explain(ExplainArgs),
+}
+
+#[derive(clap::Args)]
+struct ExplainArgs {
+    /// A grant table (the `PUT /_sluice/grants` body) or a Sluice state file.
+    #[arg(long)]
+    grants: PathBuf,
+    #[arg(long)]
+    user: String,
+    /// A group of the principal; repeat for several.
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// The API key id the principal authenticated with.
+    #[arg(long)]
+    api_key: Option<String>,
+    /// The time to decide at (RFC 3339); now by default.
+    #[arg(long)]
+    at: Option<String>,
+    /// A file holding the request body.
+    #[arg(long)]
+    body: Option<PathBuf>,
+    /// HTTP method, e.g. GET.
+    method: String,
+    /// Path and query, e.g. /logs-*/_search.
+    path: String,
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -70,6 +97,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Classify => classify(),
         Command::HashPassword => hash_password(),
+        Command::Explain(args) => explain(&args),
     }
 }
 
@@ -100,6 +128,57 @@ fn classify() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn explain(a: &ExplainArgs) -> ExitCode {
+    let fail = |msg: String| {
+        let _ = writeln!(std::io::stderr(), "explain: {msg}");
+        ExitCode::from(2)
+    };
+    let text = match std::fs::read(&a.grants) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot read {}: {e}", a.grants.display())),
+    };
+    let json: serde_json::Value = match serde_json::from_slice(&text) {
+        Ok(v) => v,
+        Err(e) => return fail(format!("{} is not JSON: {e}", a.grants.display())),
+    };
+    let table = if json.get("version").is_some() { json } else { json.get("grants").cloned().unwrap_or_default() };
+    let (doc, grants) = match sluice::authz::table::parse_table(&table) {
+        Ok(v) => v,
+        Err(e) => return fail(e.join("\n")),
+    };
+    let authz = sluice::authz::Authorizer::new(sluice::authz::Mode::Enforce, 0);
+    if let Err(e) = authz.install(doc.version, &grants) {
+        return fail(e);
+    }
+    let now = match &a.at {
+        Some(t) => match sluice::clock::parse_rfc3339(t) {
+            Some(ms) => ms,
+            None => return fail(format!("--at {t} is not an RFC 3339 time")),
+        },
+        None => sluice::clock::system().now_ms(),
+    };
+    let body = match &a.body {
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => return fail(format!("cannot read {}: {e}", p.display())),
+        },
+        None => None,
+    };
+    let who = serde_json::json!({"user": a.user, "groups": a.groups, "api_key": a.api_key});
+    let p = match sluice::authz::explain::principal(&who) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let out = sluice::authz::explain::explain(&authz.snapshot(), &p, &a.method.to_ascii_uppercase(), &a.path, body.as_deref(), now);
+    let allowed = out["decision"]["allowed"].as_bool() == Some(true);
+    let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    if allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_RUNTIME)
+    }
 }
 
 fn hash_password() -> ExitCode {

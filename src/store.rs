@@ -45,10 +45,25 @@ impl Store {
         }
     }
 
+    /// Reads, changes and writes the state as one step (writers take turns).
+    pub fn update(&self, change: impl FnOnce(&mut State)) -> Result<(), String> {
+        if self.path.is_none() {
+            return Ok(());
+        }
+        let _turn = self.write.lock().map_err(|_| "state writer poisoned".to_string())?;
+        let mut state = self.load()?;
+        change(&mut state);
+        self.write(&state)
+    }
+
     /// Writes the state atomically; without a state file, keeps it in memory only.
     pub fn save(&self, state: &State) -> Result<(), String> {
-        let Some(path) = &self.path else { return Ok(()) };
         let _turn = self.write.lock().map_err(|_| "state writer poisoned".to_string())?;
+        self.write(state)
+    }
+
+    fn write(&self, state: &State) -> Result<(), String> {
+        let Some(path) = &self.path else { return Ok(()) };
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
         let tmp = path.with_extension("tmp");
         let io = |e: std::io::Error| format!("cannot write state file {}: {e}", path.display());

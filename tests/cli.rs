@@ -123,14 +123,18 @@ fn a_busy_port_exits_4() {
 #[tokio::test]
 async fn the_binary_serves_and_drains_on_sigterm() {
     let node = FakeNode::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = write(&dir, "state.json", &serde_json::json!({"grants": support::proxy::allow_all(&["anonymous"])}).to_string());
     let mut child = Command::new(BIN)
         .args(["run", "--config", "config/sluice.toml", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
         .args(["--upstream", &node.url()])
         .env("SLUICE_LOG_FORMAT", "json")
         .env("SLUICE_AUTHN_ANONYMOUS_USER", "anonymous")
+        .env("SLUICE_GRANTS_STATE_FILE", &state)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let guard = KillOnDrop(child.id());
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
         let line = lines.next().expect("sluice exited before serving").unwrap();
@@ -147,5 +151,41 @@ async fn the_binary_serves_and_drains_on_sigterm() {
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    std::mem::forget(guard);
     assert_eq!(status.code(), Some(0));
+}
+
+/// Kills a child process when a test fails before it stopped it.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", &self.0.to_string()]).status();
+    }
+}
+
+#[test]
+fn explain_decides_offline_against_a_grants_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = serde_json::json!({"version": 1, "grants": [{"id": "g-1", "subject": {"group": "sre"},
+        "indices": [{"names": ["logs-*"], "privileges": ["read"]}], "expires_at": "2026-11-23T12:00:00Z", "reason": "OPS-311"}]});
+    let grants = write(&dir, "grants.json", &table.to_string());
+    let run = |at: &str, method: &str, path: &str| {
+        let out = Command::new(BIN)
+            .args(["explain", "--grants", grants.to_str().unwrap(), "--user", "alice", "--group", "sre", "--at", at, method, path])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    let (code, v) = run("2026-11-23T11:00:00Z", "GET", "/logs-1/_search");
+    assert_eq!(code, Some(0));
+    assert_eq!(v["decision"]["grants"], serde_json::json!(["g-1"]));
+    assert_eq!(v["grants_considered"][0]["reason"], "OPS-311");
+    let (code, v) = run("2026-11-23T12:00:00Z", "GET", "/logs-1/_search");
+    assert_eq!(code, Some(1));
+    assert_eq!(v["grants_considered"][0]["state"], "expired");
+    let (code, v) = run("2026-11-23T11:00:00Z", "DELETE", "/logs-1");
+    assert_eq!(code, Some(1));
+    assert!(v["decision"]["reason"].as_str().unwrap().contains("delete_index"), "{v}");
 }

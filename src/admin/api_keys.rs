@@ -34,9 +34,8 @@ pub fn parse_expiration(v: &Value, now_ms: i64) -> Result<Option<i64>, String> {
 
 /// Persists the API keys (with whatever else the state holds).
 pub fn persist(state: &AdminState) -> Result<(), String> {
-    let mut s: State = state.store.load().unwrap_or_default();
-    s.api_keys = state.api_keys.all();
-    state.store.save(&s)
+    let keys = state.api_keys.all();
+    state.store.update(|s: &mut State| s.api_keys = keys)
 }
 
 pub fn create(state: &AdminState, admin: &str, body: &Value) -> Response<ResBody> {

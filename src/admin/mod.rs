@@ -5,6 +5,7 @@
 //! verified client certificate; every change is persisted before it is acknowledged.
 
 mod api_keys;
+mod grants;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub struct AdminState {
     pub pool: Arc<Pool>,
     pub api_keys: Arc<ApiKeyStore>,
     pub store: Arc<Store>,
+    pub authz: Arc<crate::authz::Authorizer>,
     pub clock: SharedClock,
     pub token: Option<String>,
 }
@@ -50,6 +52,15 @@ const MAX_BODY: usize = 256 << 20;
 impl Admin {
     pub fn new(state: AdminState) -> Self {
         Self { state: Arc::new(state) }
+    }
+
+    /// Runs a table change (validation, compilation, fsync) off the request threads.
+    async fn blocking(&self, f: impl FnOnce(&AdminState) -> Response<ResBody> + Send + 'static) -> Response<ResBody> {
+        let state = self.state.clone();
+        match tokio::task::spawn_blocking(move || f(&state)).await {
+            Ok(res) => res,
+            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "exception", "the change failed"),
+        }
     }
 
     fn ready(&self) -> Response<ResBody> {
@@ -122,6 +133,27 @@ impl Handler for Admin {
             },
             (Method::GET, ["_sluice", "api_keys"]) => api_keys::list(&self.state),
             (Method::DELETE, ["_sluice", "api_keys", id]) => api_keys::invalidate(&self.state, &admin, id),
+            (Method::PUT, ["_sluice", "grants"]) => match read_json(req).await {
+                Ok(body) => self.blocking(move |st| grants::replace(st, &admin, &body)).await,
+                Err(res) => res,
+            },
+            (Method::GET, ["_sluice", "grants"]) => grants::list(&self.state, req.uri().query()),
+            (Method::GET, ["_sluice", "grants", "_status"]) => grants::status(&self.state),
+            (Method::PUT, ["_sluice", "grants", id]) => {
+                let id = id.to_string();
+                match read_json(req).await {
+                    Ok(body) => self.blocking(move |st| grants::upsert(st, &admin, &id, &body)).await,
+                    Err(res) => res,
+                }
+            }
+            (Method::DELETE, ["_sluice", "grants", id]) => {
+                let id = id.to_string();
+                self.blocking(move |st| grants::revoke(st, &admin, &id)).await
+            }
+            (Method::POST, ["_sluice", "explain"]) => match read_json(req).await {
+                Ok(body) => grants::explain(&self.state, &body),
+                Err(res) => res,
+            },
             _ => {
                 let reason = format!("no admin endpoint for [{}] [{}]", req.method(), path);
                 error(StatusCode::NOT_FOUND, "resource_not_found_exception", &reason)

@@ -80,6 +80,9 @@ pub struct Classification {
     /// The default index of NDJSON items (path `{index}` or `?index=`).
     #[serde(skip)]
     pub default_index: Option<String>,
+    /// An NDJSON body buffered whole so that every item is decided before forwarding.
+    #[serde(skip)]
+    pub whole_ndjson: bool,
 }
 
 impl Classification {
@@ -94,6 +97,7 @@ impl Classification {
             body: BodyPlan::None,
             route: &routes_gen::ROUTES[0],
             default_index: None,
+            whole_ndjson: false,
         }
     }
 }
@@ -149,6 +153,7 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
         body: BodyPlan::None,
         route,
         default_index: None,
+        whole_ndjson: false,
     };
     let params = path_params(route, &target.segments)?;
     for (def, value) in &params {

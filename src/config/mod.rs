@@ -33,6 +33,14 @@ pub struct Config {
     pub service: authn::ServiceAuth,
     /// Where grants and API keys are persisted.
     pub state_file: Option<PathBuf>,
+    pub authz: AuthzSettings,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuthzSettings {
+    /// `enforce` (default) or `shadow`: decide and record, but forward what would be denied.
+    pub mode: crate::authz::Mode,
+    pub decision_cache_size: u64,
 }
 
 /// Overrides given on the command line; they win over the environment and the file.

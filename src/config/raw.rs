@@ -206,12 +206,29 @@ impl Reader<'_> {
     }
 }
 
+fn authz(r: &mut Reader) -> super::AuthzSettings {
+    let mode = match r.str_or("authz.mode", "enforce").as_str() {
+        "enforce" => crate::authz::Mode::Enforce,
+        "shadow" => crate::authz::Mode::Shadow,
+        other => {
+            r.errors.push(format!("`authz.mode`: `{other}` must be enforce or shadow"));
+            crate::authz::Mode::Enforce
+        }
+    };
+    let cache = r.int("authz.decision_cache_size", 100_000);
+    if cache < 0 {
+        r.errors.push("`authz.decision_cache_size` must not be negative".into());
+    }
+    super::AuthzSettings { mode, decision_cache_size: cache.max(0) as u64 }
+}
+
 pub fn validate(root: &Value, files: &Resolver, env: &[(String, String)], errors: &mut Vec<String>) -> Option<Config> {
     let mut r = Reader { root, errors };
     let (authn, anonymous) = super::authn::authn(&mut r, env, files);
     let service = super::authn::service_auth(&mut r, env, files);
     let admin_token = super::authn::admin_token(&mut r, env, files);
     let state_file = r.str("grants.state_file").map(|p| files.path(&p));
+    let authz = authz(&mut r);
     let listen = listen(&mut r, files);
     let upstream = upstream(&mut r, files);
     let admin_tls = if r.get("admin.tls").is_some() {
@@ -243,7 +260,7 @@ pub fn validate(root: &Value, files: &Resolver, env: &[(String, String)], errors
     if listen.address.port() != 0 && listen.address == admin.address {
         r.errors.push("`listen.address` and `admin.address` must differ".into());
     }
-    let config = Config { listen, inspect, upstream, admin, log, authn, anonymous, service, state_file };
+    let config = Config { listen, inspect, upstream, admin, log, authn, anonymous, service, state_file, authz };
     for (name, t) in [("listen.tls", &config.listen.tls), ("admin.tls", &config.admin.tls)] {
         if let Some(t) = t {
             if let Err(e) = super::tls::server_config(t) {

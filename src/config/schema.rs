@@ -76,6 +76,8 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("upstream.auth.bearer_file", Kind::Str),
     ("upstream.auth.run_as", Kind::Bool),
     ("grants.state_file", Kind::Str),
+    ("authz.mode", Kind::Str),
+    ("authz.decision_cache_size", Kind::Int),
     ("admin.address", Kind::Str),
     ("admin.token_env", Kind::Str),
     ("admin.token_file", Kind::Str),

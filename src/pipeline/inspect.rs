@@ -53,6 +53,18 @@ pub async fn buffer(mut body: ReqBody, limit: u64) -> Result<Bytes, Failure> {
     Ok(out.freeze())
 }
 
+/// Refuses an NDJSON body with a line longer than `max_line`.
+pub fn check_lines(body: &[u8], max_line: usize) -> Result<(), Failure> {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
+        if end - start > max_line {
+            return Err(Failure::LineTooLong { limit: max_line });
+        }
+        start = end + 1;
+    }
+    Ok(())
+}
+
 /// The body as the server will read it: decompressed when it was sent compressed.
 pub fn decoded(bytes: &Bytes, encoding: Option<&str>, limit: u64) -> Result<Bytes, Failure> {
     let enc = encoding.map(|e| e.trim().to_ascii_lowercase());

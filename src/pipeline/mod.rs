@@ -7,6 +7,7 @@
 //! held whole; a request over the body limit is answered 413 (before forwarding when its
 //! Content-Length says so, while streaming otherwise).
 
+pub mod capture;
 pub mod headers;
 pub mod inspect;
 pub mod respond;
@@ -44,6 +45,7 @@ pub struct Security {
     /// The Authorization header Sluice sends to the nodes.
     pub service: Option<http::HeaderValue>,
     pub run_as: bool,
+    pub authz: Arc<crate::authz::Authorizer>,
 }
 
 #[derive(Clone)]
@@ -95,6 +97,11 @@ impl Shared {
         let now = self.clock.now_ms();
         let principal = self.authenticate(&req, conn, now).await?;
         let mut c = classify_head(&req, declared, now)?;
+        if let BodyPlan::Stream(kind) = c.body {
+            // Every item is authorized before anything reaches the node.
+            c.body = BodyPlan::Buffer(kind);
+            c.whole_ndjson = true;
+        }
         let encoding = header_str(req.headers(), header::CONTENT_ENCODING).map(str::to_string);
         let (mut parts, body) = req.into_parts();
         headers::to_node(&mut parts.headers, &parts.uri, conn);
@@ -104,11 +111,23 @@ impl Shared {
         let (body, exceeded) = limit_body(body, declared, s.max_body_size);
         let verdict = Verdict::default();
         let body = self.inspect(&mut c, body, encoding.as_deref(), now, &verdict).await?;
+        let decision = self.decide(&principal, &c, &mut parts, now)?;
+        let binds = c.creates.is_some() || !c.uses.is_empty();
+        if binds {
+            // The new continuation id is read from the response: it must come uncompressed.
+            parts.headers.remove(header::ACCEPT_ENCODING);
+        }
         match self.pool.send(to_node(parts, body)).await {
             Ok((res, _node)) => {
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
-                Ok(Response::from_parts(parts, ResBody::Upstream(body)))
+                let body = ResBody::Upstream(body);
+                if binds && parts.status.is_success() {
+                    let grants = self.binding_grants(&decision, &c);
+                    let body = capture::Capture::new(body, self.security.authz.clone(), principal, grants);
+                    return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
+                }
+                Ok(Response::from_parts(parts, body))
             }
             Err(e) => {
                 if let Some(f) = verdict.lock().ok().and_then(|mut v| v.take()) {
@@ -128,6 +147,43 @@ impl Shared {
                 })
             }
         }
+    }
+
+    /// Phase 4: whether live grants cover the request; narrows a broad read in place.
+    fn decide(&self, p: &Principal, c: &Classification, parts: &mut http::request::Parts, now: i64) -> Result<Arc<crate::authz::Decision>, Failure> {
+        let authz = &self.security.authz;
+        let d = authz.authorize(p, c, parts.method.as_str(), now);
+        let shadow = authz.mode == crate::authz::Mode::Shadow;
+        if !d.allowed {
+            let reason = d.reason.clone().unwrap_or_default();
+            if shadow {
+                tracing::info!(user = %p.user, api = c.api, %reason, "shadow mode: would deny");
+                return Ok(d);
+            }
+            return Err(Failure::Forbidden { reason });
+        }
+        if let (Some(expr), false) = (&d.narrowed, shadow) {
+            let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let rewritten = crate::authz::narrow::rewrite(parts.method.as_str(), target, c.route.path, c.api, expr, now)
+                .and_then(|t| http::Uri::builder().path_and_query(t).build().ok());
+            match rewritten {
+                Some(uri) => parts.uri = uri,
+                None => {
+                    let reason = format!("action [{}] is unauthorized for user [{}]: the index expression is broader than the user's grants", c.api, p.user);
+                    return Err(Failure::Forbidden { reason });
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// The grants a new continuation id is bound to: those that allowed the request, or, for a
+    /// request continuing one, those its id was bound to.
+    fn binding_grants(&self, d: &crate::authz::Decision, c: &Classification) -> Vec<String> {
+        if !d.grants.is_empty() {
+            return d.grants.clone();
+        }
+        c.uses.iter().filter_map(|u| self.security.authz.bindings.get(&u.id)).flat_map(|b| b.grants.clone()).collect()
     }
 
     /// Phase 2: who is calling.
@@ -181,8 +237,12 @@ impl Shared {
         match c.body {
             BodyPlan::None => Ok(body),
             BodyPlan::Buffer(_) => {
-                let raw = inspect::buffer(body, s.max_buffered.min(self.settings.max_body_size)).await?;
+                let limit = if c.whole_ndjson { self.settings.max_body_size } else { s.max_buffered.min(self.settings.max_body_size) };
+                let raw = inspect::buffer(body, limit).await?;
                 let plain = inspect::decoded(&raw, encoding, s.max_decompressed)?;
+                if c.whole_ndjson {
+                    inspect::check_lines(&plain, s.max_line)?;
+                }
                 classify::inspect_body(c, &plain, now).map_err(Failure::Refused)?;
                 Ok(ReqBody::Full(Some(raw)))
             }

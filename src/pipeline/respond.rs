@@ -29,6 +29,8 @@ pub enum Failure {
     ClientBody,
     /// No or bad credentials: 401 with a challenge for every enabled scheme.
     Unauthenticated { reason: String, challenges: Vec<&'static str> },
+    /// No live grant covers the request: 403 naming the action, the user and the targets.
+    Forbidden { reason: String },
 }
 
 impl Failure {
@@ -41,6 +43,7 @@ impl Failure {
             Failure::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             Failure::BadRequest { .. } | Failure::LineTooLong { .. } | Failure::ClientBody => StatusCode::BAD_REQUEST,
             Failure::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Failure::Forbidden { .. } => StatusCode::FORBIDDEN,
             Failure::Refused(r) => StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
             Failure::InspectTooLarge { .. } | Failure::DecompressedTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
@@ -77,7 +80,7 @@ impl Failure {
                 format!("an NDJSON line is longer than the limit of [{limit}] bytes"),
             ),
             Failure::ClientBody => ("parse_exception", "the request body ended unexpectedly".into()),
-            Failure::Unauthenticated { reason, .. } => ("security_exception", reason.clone()),
+            Failure::Unauthenticated { reason, .. } | Failure::Forbidden { reason } => ("security_exception", reason.clone()),
         }
     }
 }

@@ -210,12 +210,27 @@ async fn answer(method: &Method, uri: &http::Uri, headers: &HeaderMap, body: &[u
             }
             es(StatusCode::OK, full(bulk_response(path, body)))
         }
+        _ if path.ends_with("/_pit") && method == Method::POST => {
+            es(StatusCode::OK, full(format!(r#"{{"id":"pit-{}","_shards":{{"total":1,"successful":1,"skipped":0,"failed":0}}}}"#, next_id())))
+        }
+        _ if path.starts_with("/_search/scroll") => {
+            es(StatusCode::OK, full(SEARCH.replacen('{', &format!(r#"{{"_scroll_id":"scroll-{}","#, next_id()), 1)))
+        }
+        _ if path.ends_with("/_search") && query_param(uri, "scroll").is_some() => {
+            es(StatusCode::OK, full(SEARCH.replacen('{', &format!(r#"{{"_scroll_id":"scroll-{}","#, next_id()), 1)))
+        }
         _ if path.ends_with("/_search") => es(StatusCode::OK, full(SEARCH)),
         _ if path.ends_with("/_count") => es(StatusCode::OK, full(r#"{"count":3,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0}}"#)),
         _ if path.ends_with("/_mget") => es(StatusCode::OK, full(mget_response(path, body))),
         _ if path.ends_with("/_msearch") => es(StatusCode::OK, full(msearch_response(body))),
         _ => es(StatusCode::OK, full(r#"{"acknowledged":true}"#)),
     }
+}
+
+/// Distinct ids for scrolls and points in time.
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Deterministic bytes for size tests.

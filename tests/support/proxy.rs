@@ -11,6 +11,23 @@ pub struct SluiceBuilder {
     extra: String,
     dir: Option<std::path::PathBuf>,
     env: Vec<(String, String)>,
+    grants: Option<serde_json::Value>,
+}
+
+/// Users the tests authenticate as; the default table lets each of them do anything.
+pub const TEST_USERS: &[&str] = &["anonymous", "alice", "bob", "carol", "dave", "erin", "frank", "grace", "admin"];
+
+/// A grant table letting `users` do everything, for tests about something other than grants.
+pub fn allow_all(users: &[&str]) -> serde_json::Value {
+    let grants: Vec<serde_json::Value> = users
+        .iter()
+        .map(|u| {
+            serde_json::json!({"id": format!("all-{u}"), "subject": {"user": u}, "cluster": ["all"],
+                "indices": [{"names": ["*", "*:*"], "privileges": ["all"], "allow_restricted_indices": true}],
+                "expires_at": "2100-01-01T00:00:00Z", "reason": "test"})
+        })
+        .collect();
+    serde_json::json!({"version": 1, "grants": grants})
 }
 
 pub struct Sluice {
@@ -19,11 +36,12 @@ pub struct Sluice {
     shutdown: watch::Sender<bool>,
     reload: watch::Sender<u64>,
     pub task: Option<tokio::task::JoinHandle<Result<(), sluice::StartError>>>,
+    pub state_dir: Option<tempfile::TempDir>,
 }
 
 impl SluiceBuilder {
     pub fn new(nodes: &[String]) -> Self {
-        Self { anonymous: true, clock: sluice::clock::system(), nodes: nodes.to_vec(), extra: String::new(), dir: None, env: Vec::new() }
+        Self { anonymous: true, clock: sluice::clock::system(), nodes: nodes.to_vec(), extra: String::new(), dir: None, env: Vec::new(), grants: Some(allow_all(TEST_USERS)) }
     }
 
     /// The clock Sluice reads (a `ManualClock` in tests that move time).
@@ -42,6 +60,18 @@ impl SluiceBuilder {
     /// Require credentials (by default tests run with an anonymous principal configured).
     pub fn no_anonymous(mut self) -> Self {
         self.anonymous = false;
+        self
+    }
+
+    /// The grant table Sluice starts with (written to its state file unless that exists).
+    pub fn grants(mut self, table: serde_json::Value) -> Self {
+        self.grants = Some(table);
+        self
+    }
+
+    /// Start without a grant table (everything is denied until one is pushed).
+    pub fn no_grants(mut self) -> Self {
+        self.grants = None;
         self
     }
 
@@ -80,8 +110,20 @@ impl SluiceBuilder {
         }
     }
 
-    pub async fn start(self) -> Sluice {
-        let config = self.config();
+    pub async fn start(mut self) -> Sluice {
+        let mut state_dir = None;
+        let mut config = self.config();
+        if config.state_file.is_none() {
+            let d = tempfile::tempdir().unwrap();
+            let path = d.path().join("state.json");
+            self.extra.push_str(&format!("\n[grants]\nstate_file = {:?}\n", path));
+            state_dir = Some(d);
+            config = self.config();
+        }
+        let path = config.state_file.clone().unwrap();
+        if let (Some(g), false) = (&self.grants, path.exists()) {
+            std::fs::write(&path, serde_json::json!({"grants": g}).to_string()).unwrap();
+        }
         let listeners = sluice::bind(&config).await.unwrap();
         let addr = listeners.proxy.local_addr().unwrap();
         let admin = listeners.admin.local_addr().unwrap();
@@ -89,7 +131,7 @@ impl SluiceBuilder {
         let (reload, reload_rx) = watch::channel(0);
         let control = sluice::Control { shutdown: shutdown_rx, reload: reload_rx, clock: self.clock.clone() };
         let task = tokio::spawn(sluice::run(config, listeners, control));
-        Sluice { addr, admin, shutdown, reload, task: Some(task) }
+        Sluice { addr, admin, shutdown, reload, task: Some(task), state_dir }
     }
 }
 

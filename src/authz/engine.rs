@@ -1,0 +1,170 @@
+//! The live authorization state: the current snapshot (swapped atomically), the decision cache
+//! and continuation bindings. Changes are serialised by `changes()`; readers never wait.
+//!
+//! Invariants: a cached decision is keyed by table version, principal and classification and
+//! never outlives the next moment one of the caller's grants starts or ends; without a loaded
+//! table everything is denied.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use super::bindings::{owner, Bindings};
+use super::decide::{decide, Decision};
+use super::snapshot::{compile_grant, CompiledGrant, Snapshot};
+use super::table::{Grant, GrantDoc, TableDoc};
+use crate::authn::Principal;
+use crate::classify::Classification;
+
+/// Enforce denials, or only record them (for rolling Sluice out in front of a cluster in use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Shadow,
+}
+
+struct Cached {
+    check: u64,
+    decision: Arc<Decision>,
+}
+
+#[derive(Default, Debug)]
+pub struct AuthzCounters {
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+}
+
+pub struct Authorizer {
+    snapshot: ArcSwap<Snapshot>,
+    cache: moka::sync::Cache<u64, Arc<Cached>>,
+    keys: (std::collections::hash_map::RandomState, std::collections::hash_map::RandomState),
+    pub bindings: Bindings,
+    pub mode: Mode,
+    pub counters: AuthzCounters,
+    changes: Mutex<()>,
+}
+
+impl Authorizer {
+    pub fn new(mode: Mode, cache_size: u64) -> Self {
+        Self {
+            snapshot: ArcSwap::new(Arc::new(Snapshot::default())),
+            cache: moka::sync::Cache::builder().max_capacity(cache_size).time_to_live(Duration::from_secs(300)).build(),
+            keys: Default::default(),
+            bindings: Bindings::new(1_000_000, Duration::from_secs(24 * 3600)),
+            mode,
+            counters: AuthzCounters::default(),
+            changes: Mutex::new(()),
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Serialises table changes (validate, persist, swap) against each other.
+    pub fn changes(&self) -> MutexGuard<'_, ()> {
+        self.changes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Compiles validated grants and swaps them in. Grants already compiled are reused.
+    pub fn install(&self, version: u64, grants: &[Grant]) -> Result<(), String> {
+        let old = self.snapshot();
+        let mut compiled = Vec::with_capacity(grants.len());
+        for g in grants {
+            match old.by_id(&g.doc.id).filter(|c| c.doc == g.doc) {
+                Some(c) => compiled.push(c.clone()),
+                None => compiled.push(Arc::new(compile_grant(g)?)),
+            }
+        }
+        self.swap(version, compiled);
+        Ok(())
+    }
+
+    /// Installs already compiled grants.
+    pub fn swap(&self, version: u64, compiled: Vec<Arc<CompiledGrant>>) {
+        self.snapshot.store(Arc::new(Snapshot::build(version, compiled)));
+    }
+
+    /// The table as a document (what `GET /_sluice/grants` and the state file hold).
+    pub fn table(&self) -> TableDoc {
+        let s = self.snapshot();
+        TableDoc { version: s.version, grants: s.grants.iter().map(|g| g.doc.clone()).collect::<Vec<GrantDoc>>() }
+    }
+
+    fn key(&self, p: &Principal, c: &Classification, method: &str, version: u64, seed: &impl BuildHasher) -> u64 {
+        let mut h = seed.build_hasher();
+        version.hash(&mut h);
+        p.hash(&mut h);
+        method.hash(&mut h);
+        c.api.hash(&mut h);
+        c.cluster.map(|c| c.bit()).hash(&mut h);
+        for t in &c.targets {
+            t.index.hash(&mut h);
+            (t.privileges.as_ptr() as usize, t.privileges.len()).hash(&mut h);
+            t.source.hash(&mut h);
+        }
+        c.uses.len().hash(&mut h);
+        h.finish()
+    }
+
+    /// Decides a request, from the cache when it can.
+    pub fn authorize(&self, p: &Principal, c: &Classification, method: &str, now_ms: i64) -> Arc<Decision> {
+        let snap = self.snapshot.load();
+        if !snap.loaded {
+            return Arc::new(Decision {
+                allowed: false,
+                reason: Some("no grant table is loaded; Sluice denies every request until one is pushed".into()),
+                denied: Vec::new(),
+                grants: Vec::new(),
+                narrowed: None,
+                valid_until: i64::MAX,
+            });
+        }
+        let key = self.key(p, c, method, snap.version, &self.keys.0);
+        let check = self.key(p, c, method, snap.version, &self.keys.1);
+        if let Some(hit) = self.cache.get(&key) {
+            if hit.check == check && now_ms < hit.decision.valid_until {
+                self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                return hit.decision.clone();
+            }
+        }
+        self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let mine = snap.for_principal(p);
+        let mut d = decide(&mine, p, c, method, now_ms);
+        if d.allowed && !c.uses.is_empty() {
+            if let Err(reason) = self.check_continuations(&snap, p, c, now_ms) {
+                d = Decision { allowed: false, reason: Some(reason), denied: Vec::new(), grants: Vec::new(), narrowed: None, valid_until: d.valid_until };
+            }
+            return Arc::new(d); // bindings change outside the table: never cached
+        }
+        let d = Arc::new(d);
+        self.cache.insert(key, Arc::new(Cached { check, decision: d.clone() }));
+        d
+    }
+
+    /// A continuation id must be bound to this principal, by grants still live.
+    fn check_continuations(&self, snap: &Snapshot, p: &Principal, c: &Classification, now_ms: i64) -> Result<(), String> {
+        let me = owner(p);
+        for u in &c.uses {
+            let Some(b) = self.bindings.get(&u.id) else {
+                return Err(format!("action [{}] is unauthorized for user [{}]: the {:?} id was not created through Sluice by this user", c.api, p.user, u.kind));
+            };
+            if b.owner != me {
+                return Err(format!("action [{}] is unauthorized for user [{}]: the {:?} id belongs to another user", c.api, p.user, u.kind));
+            }
+            if !b.grants.iter().any(|g| snap.by_id(g).is_some_and(|g| g.live(now_ms))) {
+                return Err(format!("action [{}] is unauthorized for user [{}]: the grant that allowed this {:?} has ended", c.api, p.user, u.kind));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn cache_len(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+}

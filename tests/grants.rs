@@ -1,0 +1,329 @@
+//! Authorization end to end: the grants API (push, upsert, revoke, versions), time (expiry to
+//! the second, not_before, an injected clock), subjects (user, group, API key), persistence,
+//! narrowing, restricted indices, continuation binding, explain and shadow mode.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use sluice::clock::{parse_rfc3339, ManualClock};
+use support::client::{full, Got, Sender};
+use support::{FakeNode, SluiceBuilder};
+
+const TOKEN: &str = "admin-token-0123456789";
+const T0: &str = "2026-11-23T10:00:00Z";
+
+fn t0() -> i64 {
+    parse_rfc3339(T0).unwrap()
+}
+
+async fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Got {
+    let mut b = http::Request::builder().method(method).uri(format!("http://{addr}{path}")).header("host", addr.to_string());
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    if !body.is_empty() {
+        b = b.header("content-type", if path.contains("_bulk") { "application/x-ndjson" } else { "application/json" });
+    }
+    Sender::h1(addr).await.fetch(b.body(full(body.to_string())).unwrap()).await
+}
+
+struct Env {
+    node: FakeNode,
+    sluice: support::Sluice,
+    clock: Arc<ManualClock>,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start(extra: &str) -> Self {
+        let node = FakeNode::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::at_ms(t0());
+        let sluice = Self::builder(&node, &dir, &clock, extra).start().await;
+        Self { node, sluice, clock, dir }
+    }
+
+    fn builder(node: &FakeNode, dir: &tempfile::TempDir, clock: &Arc<ManualClock>, extra: &str) -> SluiceBuilder {
+        SluiceBuilder::new(&[node.url()])
+            .no_anonymous()
+            .no_grants()
+            .clock(clock.clone())
+            .dir(dir.path())
+            .env("T_ADMIN", TOKEN)
+            .toml(&format!(
+                "[admin]\ntoken_env = \"T_ADMIN\"\n[grants]\nstate_file = \"state.json\"\n[authn.proxy]\nuser_header = \"x-user\"\ngroups_header = \"x-groups\"\ntrusted_sources = [\"127.0.0.1/32\"]\n{extra}"
+            ))
+    }
+
+    async fn restart(self) -> Self {
+        let Env { node, sluice, clock, dir } = self;
+        sluice.stop().await;
+        let sluice = Self::builder(&node, &dir, &clock, "").start().await;
+        Env { node, sluice, clock, dir }
+    }
+
+    async fn admin(&self, method: &str, path: &str, body: &Value) -> Got {
+        let text = if body.is_null() { String::new() } else { body.to_string() };
+        call(self.sluice.admin, method, path, &[("authorization", &format!("Bearer {TOKEN}"))], &text).await
+    }
+
+    async fn as_user(&self, user: &str, groups: &str, method: &str, path: &str, body: &str) -> Got {
+        let mut h = vec![("x-user", user)];
+        if !groups.is_empty() {
+            h.push(("x-groups", groups));
+        }
+        call(self.sluice.addr, method, path, &h, body).await
+    }
+
+    async fn push(&self, version: u64, grants: Value) -> Got {
+        self.admin("PUT", "/_sluice/grants", &json!({"version": version, "grants": grants})).await
+    }
+}
+
+fn grant(id: &str, subject: Value, names: &[&str], privs: &[&str], expires: &str) -> Value {
+    json!({"id": id, "subject": subject, "indices": [{"names": names, "privileges": privs}], "expires_at": expires, "reason": format!("ticket {id}")})
+}
+
+fn assert_403(got: &Got, mentions: &str) {
+    assert_eq!(got.status, 403, "{}", got.text());
+    let v = got.json();
+    assert_eq!(v["error"]["type"], "security_exception");
+    let reason = v["error"]["reason"].as_str().unwrap();
+    assert!(reason.contains(mentions), "{reason}");
+}
+
+#[tokio::test]
+async fn no_table_denies_then_push_upsert_revoke_and_versions() {
+    let env = Env::start("").await;
+    assert_403(&env.as_user("alice", "", "GET", "/logs-app-1/_search", "").await, "no grant table");
+    let status = env.admin("GET", "/_sluice/grants/_status", &Value::Null).await.json();
+    assert_eq!(status["loaded"], false);
+
+    let g1 = grant("g-1842", json!({"user": "alice"}), &["logs-app-*"], &["read", "view_index_metadata"], "2026-11-23T12:00:00Z");
+    let got = env.push(42, json!([g1])).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json()["version"], 42);
+    assert_eq!(env.as_user("alice", "", "GET", "/logs-app-1/_search", "").await.status, 200);
+    // Privileges are checked per action: read does not cover a write; other users have nothing.
+    assert_403(&env.as_user("alice", "", "PUT", "/logs-app-1/_doc/1", "{}").await, "on indices [logs-app-1]");
+    assert_403(&env.as_user("bob", "", "GET", "/logs-app-1/_search", "").await, "user [bob]");
+    assert_403(&env.as_user("alice", "", "GET", "/_cluster/health", "").await, "cluster privileges");
+    // Stale or equal versions are refused and change nothing.
+    for v in [41, 42] {
+        let got = env.push(v, json!([])).await;
+        assert_eq!(got.status, 409, "{}", got.text());
+        assert_eq!(got.json()["error"]["type"], "version_conflict_engine_exception");
+    }
+    assert_eq!(env.as_user("alice", "", "GET", "/logs-app-1/_search", "").await.status, 200);
+    // Upsert: a new grant for bob, version 43; an update of alice's, version 44.
+    let g2 = grant("g-2", json!({"user": "bob"}), &["metrics-*"], &["write"], "2026-11-23T12:00:00Z");
+    let got = env.admin("PUT", "/_sluice/grants/g-2", &g2).await.json();
+    assert_eq!((got["version"].as_u64(), got["result"].as_str()), (Some(43), Some("created")));
+    assert_eq!(env.as_user("bob", "", "PUT", "/metrics-1/_doc/1", "{}").await.status, 200);
+    let mut g1w = grant("g-1842", json!({"user": "alice"}), &["logs-app-*"], &["all"], "2026-11-23T12:00:00Z");
+    g1w["cluster"] = json!(["monitor"]);
+    let got = env.admin("PUT", "/_sluice/grants/g-1842", &g1w).await.json();
+    assert_eq!((got["version"].as_u64(), got["result"].as_str()), (Some(44), Some("updated")));
+    assert_eq!(env.as_user("alice", "", "PUT", "/logs-app-1/_doc/1", "{}").await.status, 200);
+    assert_eq!(env.as_user("alice", "", "GET", "/_cluster/health", "").await.status, 200);
+    // Revoke.
+    let got = env.admin("DELETE", "/_sluice/grants/g-2", &Value::Null).await.json();
+    assert_eq!((got["version"].as_u64(), got["result"].as_str()), (Some(45), Some("deleted")));
+    assert_403(&env.as_user("bob", "", "PUT", "/metrics-1/_doc/1", "{}").await, "user [bob]");
+    assert_eq!(env.admin("DELETE", "/_sluice/grants/g-2", &Value::Null).await.status, 404);
+    // Listing, filtered by subject; status.
+    let list = env.admin("GET", "/_sluice/grants?user=alice", &Value::Null).await.json();
+    assert_eq!(list["version"], 45);
+    assert_eq!(list["grants"].as_array().unwrap().len(), 1);
+    assert_eq!(env.admin("GET", "/_sluice/grants?user=bob", &Value::Null).await.json()["grants"], json!([]));
+    let status = env.admin("GET", "/_sluice/grants/_status", &Value::Null).await.json();
+    assert_eq!((status["version"].as_u64(), status["live"].as_u64()), (Some(45), Some(1)));
+    assert_eq!(status["next_expiry"], "2026-11-23T12:00:00Z");
+    // An invalid table is rejected whole, every error listed.
+    let bad = json!([grant("a", json!({"user": "x"}), &["x"], &["raed"], "2026-11-23T12:00:00Z"),
+                     grant("b", json!({"user": "y"}), &["y"], &["read"], "noon")]);
+    let got = env.push(99, bad).await;
+    assert_eq!(got.status, 400);
+    assert_eq!(got.json()["errors"].as_array().unwrap().len(), 2, "{}", got.text());
+    assert_eq!(env.admin("GET", "/_sluice/grants/_status", &Value::Null).await.json()["version"], 45);
+    // The admin API needs the token.
+    assert_eq!(call(env.sluice.admin, "PUT", "/_sluice/grants", &[], "{}").await.status, 401);
+}
+
+#[tokio::test]
+async fn grants_live_in_not_before_to_expires_at_exactly() {
+    let env = Env::start("").await;
+    let mut g = grant("g", json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T11:00:00Z");
+    g["not_before"] = json!("2026-11-23T10:30:00Z");
+    env.push(1, json!([g])).await;
+    let search = || env.as_user("alice", "", "GET", "/logs-1/_search", "");
+    assert_eq!(search().await.status, 403);
+    env.clock.set_ms(parse_rfc3339("2026-11-23T10:29:59.999Z").unwrap());
+    assert_eq!(search().await.status, 403);
+    env.clock.set_ms(parse_rfc3339("2026-11-23T10:30:00Z").unwrap());
+    assert_eq!(search().await.status, 200);
+    env.clock.set_ms(parse_rfc3339("2026-11-23T10:59:59.999Z").unwrap());
+    assert_eq!(search().await.status, 200, "cached decision still valid");
+    env.clock.set_ms(parse_rfc3339("2026-11-23T11:00:00Z").unwrap());
+    assert_eq!(search().await.status, 403, "no request is allowed after expiry, without a push");
+}
+
+#[tokio::test]
+async fn group_and_api_key_subjects() {
+    let env = Env::start("").await;
+    let key = env.admin("POST", "/_sluice/api_keys", &json!({"name": "jit", "owner": "svc-etl"})).await.json();
+    let id = key["id"].as_str().unwrap();
+    env.push(
+        1,
+        json!([
+            grant("by-group", json!({"group": "sre"}), &["metrics-*"], &["read"], "2026-11-23T12:00:00Z"),
+            grant("by-key", json!({"api_key": id}), &["etl-*"], &["index"], "2026-11-23T12:00:00Z"),
+        ]),
+    )
+    .await;
+    assert_eq!(env.as_user("carol", "dev,sre", "GET", "/metrics-1/_search", "").await.status, 200);
+    assert_eq!(env.as_user("carol", "dev", "GET", "/metrics-1/_search", "").await.status, 403);
+    let auth = format!("ApiKey {}", key["encoded"].as_str().unwrap());
+    let got = call(env.sluice.addr, "PUT", "/etl-1/_doc/1", &[("authorization", &auth)], "{}").await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    // The grant is the key's, not its owner's by any other credential.
+    assert_eq!(env.as_user("svc-etl", "", "PUT", "/etl-1/_doc/1", "{}").await.status, 403);
+}
+
+#[tokio::test]
+async fn state_file_restart_and_corruption() {
+    let env = Env::start("").await;
+    env.push(7, json!([grant("g", json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z")])).await;
+    let env = env.restart().await;
+    assert_eq!(env.as_user("alice", "", "GET", "/logs-1/_search", "").await.status, 200);
+    assert_eq!(env.admin("GET", "/_sluice/grants/_status", &Value::Null).await.json()["version"], 7);
+    assert_eq!(env.push(7, json!([])).await.status, 409, "the version survives restarts");
+    // A corrupt state file stops start-up with a clear error.
+    std::fs::write(env.dir.path().join("state.json"), b"{\"grants\": {\"version\": ").unwrap();
+    let builder = Env::builder(&env.node, &env.dir, &env.clock, "");
+    let config = builder.config();
+    let listeners = sluice::bind(&config).await.unwrap();
+    let (_s, srx) = tokio::sync::watch::channel(false);
+    let (_r, rrx) = tokio::sync::watch::channel(0);
+    let control = sluice::Control { shutdown: srx, reload: rrx, clock: env.clock.clone() };
+    let err = sluice::run(config, listeners, control).await.unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+}
+
+#[tokio::test]
+async fn wildcard_reads_narrow_writes_do_not() {
+    let env = Env::start("").await;
+    env.push(1, json!([grant("g", json!({"user": "alice"}), &["logs-app-*", "logs-web-*"], &["read", "write"], "2026-11-23T12:00:00Z")])).await;
+    let got = env.as_user("alice", "", "GET", "/logs-*/_search?q=x", "").await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(env.node.last().target, "/logs-app-*,logs-web-*/_search?q=x");
+    // No index at all: the granted patterns go into the path.
+    env.as_user("alice", "", "GET", "/_search", "").await;
+    assert_eq!(env.node.last().target, "/logs-app-*,logs-web-*/_search");
+    // Fully covered: forwarded as sent.
+    env.as_user("alice", "", "GET", "/logs-app-*/_search", "").await;
+    assert_eq!(env.node.last().target, "/logs-app-*/_search");
+    // Narrowed to nothing: Elasticsearch's empty answer for a wildcard matching no index.
+    env.as_user("alice", "", "GET", "/metrics-*/_search", "").await;
+    assert_eq!(env.node.last().target, "/*,-*/_search");
+    // A concrete name the caller lacks is 403; so is a broad write.
+    assert_403(&env.as_user("alice", "", "GET", "/metrics-1/_search", "").await, "on indices [metrics-1]");
+    let before = env.node.count();
+    assert_403(&env.as_user("alice", "", "POST", "/logs-*/_delete_by_query", r#"{"query":{"match_all":{}}}"#).await, "logs-*");
+    assert_403(&env.as_user("alice", "", "DELETE", "/logs-*", "").await, "logs-*");
+    assert_eq!(env.node.count(), before, "denied requests never reach the node");
+    // Reads named in bodies are never narrowed: denied unless covered.
+    let body = "{\"index\":\"metrics-*\"}\n{}\n";
+    assert_403(&env.as_user("alice", "", "POST", "/_msearch", body).await, "metrics-*");
+    // Bulk items are decided one by one; one denied item refuses the bulk before the node sees it.
+    let bulk = "{\"index\":{\"_index\":\"logs-app-1\"}}\n{}\n{\"index\":{\"_index\":\"secret\"}}\n{}\n";
+    assert_403(&env.as_user("alice", "", "POST", "/_bulk", bulk).await, "secret");
+    assert_eq!(env.node.count(), before);
+    let bulk = "{\"index\":{\"_index\":\"logs-app-1\"}}\n{}\n{\"delete\":{\"_index\":\"logs-web-1\",\"_id\":\"1\"}}\n";
+    assert_eq!(env.as_user("alice", "", "POST", "/_bulk", bulk).await.status, 200);
+}
+
+#[tokio::test]
+async fn restricted_indices_need_allow_restricted() {
+    let env = Env::start("").await;
+    let mut special = grant("r", json!({"user": "bob"}), &[".security*"], &["read"], "2026-11-23T12:00:00Z");
+    special["indices"][0]["allow_restricted_indices"] = json!(true);
+    env.push(1, json!([grant("g", json!({"user": "alice"}), &["*"], &["all"], "2026-11-23T12:00:00Z"), special])).await;
+    assert_403(&env.as_user("alice", "", "GET", "/.security-7/_search", "").await, ".security-7");
+    assert_eq!(env.as_user("alice", "", "GET", "/logs/_search", "").await.status, 200);
+    // `*` reads everything except the restricted indices.
+    env.as_user("alice", "", "GET", "/*/_search", "").await;
+    assert!(env.node.last().target.starts_with("/*,-.security*,-.async-search*"), "{}", env.node.last().target);
+    assert_403(&env.as_user("alice", "", "DELETE", "/*", "").await, "[*]");
+    assert_eq!(env.as_user("bob", "", "GET", "/.security-7/_search", "").await.status, 200);
+}
+
+#[tokio::test]
+async fn continuation_ids_are_bound_to_their_creator_and_grant() {
+    let env = Env::start("").await;
+    env.push(
+        1,
+        json!([
+            grant("ga", json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z"),
+            grant("gb", json!({"user": "bob"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z"),
+            grant("ga-other", json!({"user": "alice"}), &["other-*"], &["read"], "2026-11-23T12:00:00Z"),
+        ]),
+    )
+    .await;
+    let first = env.as_user("alice", "", "GET", "/logs-1/_search?scroll=1m", "").await.json();
+    let id = first["_scroll_id"].as_str().unwrap().to_string();
+    let body = json!({"scroll": "1m", "scroll_id": id}).to_string();
+    let next = env.as_user("alice", "", "POST", "/_search/scroll", &body).await;
+    assert_eq!(next.status, 200, "{}", next.text());
+    // The next page's id is bound too.
+    let id2 = next.json()["_scroll_id"].as_str().unwrap().to_string();
+    assert_eq!(env.as_user("alice", "", "POST", "/_search/scroll", &json!({"scroll_id": id2}).to_string()).await.status, 200);
+    assert_403(&env.as_user("bob", "", "POST", "/_search/scroll", &body).await, "another user");
+    assert_403(&env.as_user("alice", "", "POST", "/_search/scroll", &json!({"scroll_id": "made-up"}).to_string()).await, "not created through Sluice");
+    // Point in time ids likewise.
+    let pit = env.as_user("alice", "", "POST", "/logs-1/_pit?keep_alive=1m", "").await.json();
+    let pit_id = pit["id"].as_str().unwrap();
+    let search = json!({"pit": {"id": pit_id}}).to_string();
+    assert_403(&env.as_user("bob", "", "POST", "/_search", &search).await, "another user");
+    // They die with the grant that allowed them.
+    env.admin("DELETE", "/_sluice/grants/ga", &Value::Null).await;
+    assert_403(&env.as_user("alice", "", "POST", "/_search/scroll", &body).await, "has ended");
+}
+
+#[tokio::test]
+async fn explain_answers_with_classification_decision_and_grants() {
+    let env = Env::start("").await;
+    env.push(3, json!([grant("g-1842", json!({"user": "alice"}), &["logs-app-*"], &["read"], "2026-11-23T12:00:00Z")])).await;
+    let ask = |path: &str, method: &str| json!({"principal": {"user": "alice"}, "request": {"method": method, "path": path}});
+    let got = env.admin("POST", "/_sluice/explain", &ask("/logs-app-1/_search", "GET")).await.json();
+    assert_eq!(got["decision"]["allowed"], true);
+    assert_eq!(got["decision"]["grants"], json!(["g-1842"]));
+    assert_eq!(got["classification"]["api"], "search");
+    assert_eq!(got["grants_considered"][0]["reason"], "ticket g-1842");
+    let got = env.admin("POST", "/_sluice/explain", &ask("/logs-app-1/_doc/1", "DELETE")).await.json();
+    assert_eq!(got["decision"]["allowed"], false);
+    assert!(got["decision"]["reason"].as_str().unwrap().contains("delete"), "{got}");
+    let got = env.admin("POST", "/_sluice/explain", &ask("/logs-*/_search", "GET")).await.json();
+    assert_eq!(got["decision"]["narrowed_to"], "logs-app-*");
+    // Never another principal's grants.
+    let bob = json!({"principal": {"user": "bob"}, "request": {"method": "GET", "path": "/logs-app-1/_search"}});
+    let got = env.admin("POST", "/_sluice/explain", &bob).await.json();
+    assert_eq!(got["grants_considered"], json!([]));
+    assert!(!got.to_string().contains("g-1842"));
+}
+
+#[tokio::test]
+async fn shadow_mode_forwards_what_would_be_denied() {
+    let env = Env::start("[authz]\nmode = \"shadow\"").await;
+    env.push(1, json!([grant("g", json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z")])).await;
+    let got = env.as_user("bob", "", "DELETE", "/logs-1", "").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(env.node.last().target, "/logs-1");
+    // Not narrowed either: shadow mode changes nothing on the wire.
+    env.as_user("alice", "", "GET", "/*/_search", "").await;
+    assert_eq!(env.node.last().target, "/*/_search");
+}
