@@ -236,7 +236,8 @@ mod tests {
         let p = Principal::new("u", vec![], Scheme::Basic);
         let now = crate::clock::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
         // (method, path, allowed, narrowed, grants)
-        let cases: &[(&str, &str, bool, Option<&str>, &[&str])] = &[
+        type Case<'a> = (&'a str, &'a str, bool, Option<&'a str>, &'a [&'a str]);
+        let cases: &[Case] = &[
             ("GET", "/logs-app-1/_search", true, None, &["r"]),
             ("GET", "/logs-*/_search", true, Some("logs-app-*"), &["r"]),
             ("GET", "/logs-app-1,-logs-app-2/_search", true, None, &["r"]),
