@@ -65,18 +65,47 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn qualified(t: &Target) -> String {
+fn qualified(t: &Target) -> std::borrow::Cow<'_, str> {
     match &t.index.cluster {
-        Some(c) => format!("{c}:{}", t.index.name),
-        None => t.index.name.clone(),
+        Some(c) => format!("{c}:{}", t.index.name).into(),
+        None => t.index.name.as_str().into(),
     }
 }
 
-fn bits(privs: &[IndexPriv]) -> Vec<u64> {
-    if privs.is_empty() {
-        vec![u64::MAX] // any privilege on the name
-    } else {
-        privs.iter().map(|p| p.bit()).collect()
+/// The privilege bits a target needs, one by one (any privilege at all when it names none).
+fn bits(privs: &[IndexPriv]) -> smallvec_bits::Bits {
+    smallvec_bits::Bits::of(privs)
+}
+
+mod smallvec_bits {
+    use crate::privilege::IndexPriv;
+
+    /// Privilege bits, inline for the usual one or two (no allocation), on the heap beyond.
+    pub enum Bits {
+        Inline(usize, [u64; 4]),
+        Heap(Vec<u64>),
+    }
+
+    impl Bits {
+        pub fn of(privs: &[IndexPriv]) -> Self {
+            if privs.is_empty() {
+                return Bits::Inline(1, [u64::MAX, 0, 0, 0]);
+            }
+            if privs.len() > 4 {
+                return Bits::Heap(privs.iter().map(|p| p.bit()).collect());
+            }
+            let mut b = [0; 4];
+            for (slot, p) in b.iter_mut().zip(privs) {
+                *slot = p.bit();
+            }
+            Bits::Inline(privs.len(), b)
+        }
+        pub fn iter(&self) -> std::slice::Iter<'_, u64> {
+            match self {
+                Bits::Inline(n, b) => b[..*n].iter(),
+                Bits::Heap(v) => v.iter(),
+            }
+        }
     }
 }
 
@@ -96,7 +125,8 @@ pub fn decide(mine: &[&Arc<CompiledGrant>], principal: &Principal, c: &Classific
     }
     let read_method = matches!(method, "GET" | "HEAD" | "POST");
     let mut denied = Vec::new();
-    let mut narrowed_parts: Vec<String> = Vec::new();
+    // Rendered only when something is narrowed.
+    let mut narrowed_parts: Vec<Part<'_>> = Vec::new();
     let mut narrowing = false;
     let mut path_exclusions: Vec<String> = Vec::new();
     let mut need_privs: Vec<&'static str> = Vec::new();
@@ -120,7 +150,7 @@ pub fn decide(mine: &[&Arc<CompiledGrant>], principal: &Principal, c: &Classific
         let narrowable = wildcard && path_target && read_method && !t.privileges.is_empty() && t.privileges.iter().all(|p| READS.contains(p));
         if full && full_restricted {
             if path_target {
-                narrowed_parts.push(t.index.render());
+                narrowed_parts.push(Part::Kept(t));
             }
             continue;
         }
@@ -138,7 +168,7 @@ pub fn decide(mine: &[&Arc<CompiledGrant>], principal: &Principal, c: &Classific
                         }
                     }
                 }
-                narrowed_parts.push(part);
+                narrowed_parts.push(Part::Pattern(part));
             }
             continue;
         }
@@ -170,7 +200,7 @@ pub fn decide(mine: &[&Arc<CompiledGrant>], principal: &Principal, c: &Classific
         }
     }
     let narrowed = narrowing.then(|| {
-        let positives: Vec<String> = dedup(narrowed_parts);
+        let positives: Vec<String> = dedup(narrowed_parts.into_iter().map(Part::render).collect());
         if positives.is_empty() {
             // Elasticsearch's answer for a wildcard matching no index: an empty result.
             "*,-*".to_string()
@@ -187,6 +217,21 @@ pub fn decide(mine: &[&Arc<CompiledGrant>], principal: &Principal, c: &Classific
     Decision { allowed: true, reason: None, denied: Vec::new(), grants, narrowed, valid_until }
 }
 
+/// A positive part of a narrowed expression: a requested name kept as is, or a granted pattern.
+enum Part<'a> {
+    Kept(&'a Target),
+    Pattern(String),
+}
+
+impl Part<'_> {
+    fn render(self) -> String {
+        match self {
+            Part::Kept(t) => t.index.render(),
+            Part::Pattern(p) => p,
+        }
+    }
+}
+
 fn dedup(v: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(v.len());
     for s in v {
@@ -198,7 +243,7 @@ fn dedup(v: Vec<String>) -> Vec<String> {
 }
 
 /// The granted patterns inside wildcard `t` that carry every needed privilege.
-fn narrow(ctx: &mut Ctx<'_>, t: &Target, needs: &[u64], remote: bool) -> Vec<String> {
+fn narrow(ctx: &mut Ctx<'_>, t: &Target, needs: &smallvec_bits::Bits, remote: bool) -> Vec<String> {
     let wanted = qualified(t);
     let candidates: Vec<String> = ctx.perms(remote).flat_map(|(_, p)| p.patterns.iter().cloned()).filter(|pat| glob_match(&wanted, pat)).collect();
     let mut out: Vec<String> = Vec::new();

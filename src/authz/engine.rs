@@ -28,8 +28,37 @@ pub enum Mode {
 }
 
 struct Cached {
+    key: u64,
     check: u64,
     decision: Arc<Decision>,
+}
+
+/// The decision cache: direct-mapped slots swapped atomically. Bounded, lock-free, no
+/// background maintenance (so no latency spikes on the request path); a colliding entry simply
+/// replaces the older one.
+struct DecisionCache {
+    slots: Box<[arc_swap::ArcSwapOption<Cached>]>,
+    mask: u64,
+}
+
+impl DecisionCache {
+    fn new(size: u64) -> Option<Self> {
+        if size == 0 {
+            return None;
+        }
+        let n = size.next_power_of_two().min(1 << 24);
+        Some(Self { slots: (0..n).map(|_| arc_swap::ArcSwapOption::empty()).collect(), mask: n - 1 })
+    }
+    fn get(&self, key: u64, check: u64) -> Option<Arc<Decision>> {
+        let slot = self.slots[(key & self.mask) as usize].load();
+        slot.as_ref().filter(|c| c.key == key && c.check == check).map(|c| c.decision.clone())
+    }
+    fn insert(&self, key: u64, check: u64, decision: Arc<Decision>) {
+        self.slots[(key & self.mask) as usize].store(Some(Arc::new(Cached { key, check, decision })));
+    }
+    fn len(&self) -> u64 {
+        self.slots.iter().filter(|s| s.load().is_some()).count() as u64
+    }
 }
 
 #[derive(Default, Debug)]
@@ -40,8 +69,10 @@ pub struct AuthzCounters {
 
 pub struct Authorizer {
     snapshot: ArcSwap<Snapshot>,
-    cache: moka::sync::Cache<u64, Arc<Cached>>,
-    keys: (std::collections::hash_map::RandomState, std::collections::hash_map::RandomState),
+    /// `None` when the cache size is 0.
+    cache: Option<DecisionCache>,
+    /// Two independent keyed hashes: the slot key and a check (128 bits against collisions).
+    keys: (ahash::RandomState, ahash::RandomState),
     pub bindings: Bindings,
     pub mode: Mode,
     pub counters: AuthzCounters,
@@ -52,7 +83,8 @@ impl Authorizer {
     pub fn new(mode: Mode, cache_size: u64) -> Self {
         Self {
             snapshot: ArcSwap::new(Arc::new(Snapshot::default())),
-            cache: moka::sync::Cache::builder().max_capacity(cache_size).time_to_live(Duration::from_secs(300)).build(),
+            // No time-to-live: every entry carries its own `valid_until`, checked on read.
+            cache: DecisionCache::new(cache_size),
             keys: Default::default(),
             bindings: Bindings::new(1_000_000, Duration::from_secs(24 * 3600)),
             mode,
@@ -124,12 +156,16 @@ impl Authorizer {
                 valid_until: i64::MAX,
             });
         }
-        let key = self.key(p, c, method, snap.version, &self.keys.0);
-        let check = self.key(p, c, method, snap.version, &self.keys.1);
-        if let Some(hit) = self.cache.get(&key) {
-            if hit.check == check && now_ms < hit.decision.valid_until {
+        let cacheable = self.cache.is_some() && c.uses.is_empty();
+        let (key, check) = if cacheable {
+            (self.key(p, c, method, snap.version, &self.keys.0), self.key(p, c, method, snap.version, &self.keys.1))
+        } else {
+            (0, 0)
+        };
+        if let (Some(cache), true) = (&self.cache, cacheable) {
+            if let Some(hit) = cache.get(key, check).filter(|d| now_ms < d.valid_until) {
                 self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-                return hit.decision.clone();
+                return hit;
             }
         }
         self.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
@@ -142,7 +178,9 @@ impl Authorizer {
             return Arc::new(d); // bindings change outside the table: never cached
         }
         let d = Arc::new(d);
-        self.cache.insert(key, Arc::new(Cached { check, decision: d.clone() }));
+        if let (Some(cache), true) = (&self.cache, cacheable) {
+            cache.insert(key, check, d.clone());
+        }
         d
     }
 
@@ -164,7 +202,6 @@ impl Authorizer {
     }
 
     pub fn cache_len(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
+        self.cache.as_ref().map_or(0, DecisionCache::len)
     }
 }

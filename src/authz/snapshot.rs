@@ -129,6 +129,10 @@ impl Snapshot {
 
     /// The grants whose subject is this principal: its user, any of its groups, its API key.
     pub fn for_principal(&self, p: &Principal) -> Vec<&Arc<CompiledGrant>> {
+        if p.groups.is_empty() && p.scheme != Scheme::ApiKey {
+            let Some(v) = self.by_user.get(&p.user) else { return Vec::new() };
+            return v.iter().filter_map(|i| self.grants.get(*i as usize)).collect();
+        }
         let mut idx: Vec<u32> = Vec::new();
         if let Some(v) = self.by_user.get(&p.user) {
             idx.extend_from_slice(v);
