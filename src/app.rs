@@ -79,6 +79,13 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
         }
         None => None,
     };
+    let audit = Arc::new(match &config.audit {
+        Some(s) => crate::audit::Audit { sink: Some(crate::audit::Sink::start(s).map_err(|e| StartError::State(format!("cannot open the audit trail: {e}")))?), body_hash: config.audit_body_hash },
+        None => crate::audit::Audit::off(),
+    });
+    let node_names: Vec<String> = pool.health().into_iter().map(|(n, _)| n).collect();
+    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new(&node_names));
+    let observe = crate::pipeline::Observe { audit: audit.clone(), metrics: metrics.clone() };
     let security = Security { authn: authn.clone(), anonymous: config.anonymous.clone(), service, run_as: config.service.run_as, authz: authz.clone() };
     let pipeline = Pipeline::new(
         pool.clone(),
@@ -89,15 +96,32 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
         },
         control.clock.clone(),
         security,
+        observe,
     );
-    let proxy = Server { listener: listeners.proxy, settings: config.listen.clone(), tls: server_tls.clone(), handler: pipeline };
+    let proxy = Server {
+        listener: listeners.proxy,
+        settings: config.listen.clone(),
+        tls: server_tls.clone(),
+        handler: pipeline,
+        open: metrics.open_connections.clone(),
+    };
     let admin_tls = match &config.admin.tls {
         Some(files) => Some(Arc::new(ArcSwap::new(tls::server_config(files).map_err(StartError::Tls)?))),
         None => None,
     };
     let admin_settings = crate::listener::ListenSettings { tls: config.admin.tls.clone(), ..config.listen.clone() };
-    let admin_state = AdminState { pool: pool.clone(), api_keys, store, authz, clock: control.clock.clone(), token: config.admin.token.clone() };
-    let admin = Server { listener: listeners.admin, settings: admin_settings, tls: admin_tls, handler: Admin::new(admin_state) };
+    let admin_state = AdminState {
+        pool: pool.clone(),
+        api_keys,
+        store,
+        authz,
+        clock: control.clock.clone(),
+        token: config.admin.token.clone(),
+        audit: audit.clone(),
+        metrics,
+        authn: authn.clone(),
+    };
+    let admin = Server { listener: listeners.admin, settings: admin_settings, tls: admin_tls, handler: Admin::new(admin_state), open: Default::default() };
     spawn_authn_tasks(&config, &authn, control.shutdown.clone(), control.reload.clone())?;
     let (proxy_addr, admin_addr) = (proxy.listener.local_addr().ok(), admin.listener.local_addr().ok());
     tracing::info!(proxy = ?proxy_addr, admin = ?admin_addr, "sluice serving");
@@ -109,6 +133,9 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
     let _ = tokio::spawn(proxy.run(control.shutdown)).await;
     reloader.abort();
     let _ = admin_task.await;
+    // Every event queued before the listeners stopped is written and synced.
+    let flushing = audit.clone();
+    let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;
     tracing::info!("sluice stopped");
     Ok(())
 }

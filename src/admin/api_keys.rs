@@ -66,6 +66,7 @@ pub fn create(state: &AdminState, admin: &str, body: &Value) -> Response<ResBody
         return error(StatusCode::INTERNAL_SERVER_ERROR, "exception", "the API key could not be persisted");
     }
     tracing::info!(admin, id = %created.id, name, owner, "API key created");
+    state.audit.admin(now, admin, "api_key.create", true, json!({"api_key": {"id": created.id, "name": name, "owner": owner, "expiration": expiration.map(crate::clock::rfc3339)}}));
     ok_json(serde_json::to_value(&created).unwrap_or_default())
 }
 
@@ -89,6 +90,7 @@ pub fn invalidate(state: &AdminState, admin: &str, id: &str) -> Response<ResBody
                 return error(StatusCode::INTERNAL_SERVER_ERROR, "exception", "the invalidation could not be persisted");
             }
             tracing::info!(admin, id, "API key invalidated");
+            state.audit.admin(state.clock.now_ms(), admin, "api_key.invalidate", true, json!({"api_key": {"id": id, "was_live": was_live}}));
             let (now, before): (Vec<&str>, Vec<&str>) = if was_live { (vec![id], vec![]) } else { (vec![], vec![id]) };
             ok_json(json!({ "invalidated_api_keys": now, "previously_invalidated_api_keys": before, "error_count": 0 }))
         }

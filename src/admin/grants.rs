@@ -27,13 +27,18 @@ fn commit(state: &AdminState, admin: &str, doc: TableDoc, grants: Option<Vec<Gra
     };
     let before = state.authz.snapshot().version;
     let json = serde_json::to_value(&doc).unwrap_or_default();
+    let now = state.clock.now_ms();
+    let detail = |ok: bool| json!({"action": what, "version_before": before, "version_after": if ok { doc.version } else { before }, "grants": doc.grants.len(), "change": extra});
     if let Err(e) = state.store.update(|s| s.grants = Some(json)) {
         tracing::error!(error = %e, "cannot persist the grant table");
+        state.audit.admin(now, admin, &format!("grants.{what}"), false, detail(false));
         return error(StatusCode::INTERNAL_SERVER_ERROR, "exception", "the grant table could not be persisted; nothing was applied");
     }
     if let Err(e) = state.authz.install(doc.version, &grants) {
+        state.audit.admin(now, admin, &format!("grants.{what}"), false, detail(false));
         return error(StatusCode::BAD_REQUEST, "action_request_validation_exception", &e);
     }
+    state.audit.admin(now, admin, &format!("grants.{what}"), true, detail(true));
     tracing::info!(admin, action = what, version_before = before, version_after = doc.version, grants = doc.grants.len(), "grant table changed");
     let mut out = json!({"acknowledged": true, "version": doc.version, "previous_version": before, "grants": doc.grants.len()});
     if let (Some(o), Some(e)) = (out.as_object_mut(), extra.as_object()) {
@@ -50,6 +55,8 @@ pub fn replace(state: &AdminState, admin: &str, body: &Value) -> Response<ResBod
     };
     let current = state.authz.snapshot();
     if current.loaded && doc.version <= current.version {
+        let d = json!({"action": "replace", "version_before": current.version, "version_after": current.version, "refused_version": doc.version});
+        state.audit.admin(state.clock.now_ms(), admin, "grants.replace", false, d);
         let reason = format!("grant table version [{}] is not greater than the current version [{}]", doc.version, current.version);
         return error(StatusCode::CONFLICT, "version_conflict_engine_exception", &reason);
     }

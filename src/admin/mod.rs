@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod grants;
+mod observe;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +40,9 @@ pub struct AdminState {
     pub authz: Arc<crate::authz::Authorizer>,
     pub clock: SharedClock,
     pub token: Option<String>,
+    pub audit: Arc<crate::audit::Audit>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
+    pub authn: Arc<crate::authn::Authenticator>,
 }
 
 #[derive(Clone)]
@@ -61,19 +65,6 @@ impl Admin {
             Ok(res) => res,
             Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "exception", "the change failed"),
         }
-    }
-
-    fn ready(&self) -> Response<ResBody> {
-        let nodes: Vec<_> = self
-            .state
-            .pool
-            .health()
-            .into_iter()
-            .map(|(node, healthy)| serde_json::json!({ "node": node, "healthy": healthy }))
-            .collect();
-        let ready = self.state.pool.any_healthy();
-        let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-        respond::json(status, serde_json::json!({ "ready": ready, "nodes": nodes }).to_string())
     }
 
     /// The admin identity, or `None` when the caller is not an admin.
@@ -117,7 +108,7 @@ impl Handler for Admin {
         let path = req.uri().path().to_string();
         match (req.method(), path.as_str()) {
             (&Method::GET, "/live") => return respond::json(StatusCode::OK, r#"{"live":true}"#.into()),
-            (&Method::GET, "/ready") => return self.ready(),
+            (&Method::GET, "/ready") => return observe::ready(&self.state),
             _ => {}
         }
         let Some(admin) = self.identify(&req, &conn) else {
@@ -150,6 +141,11 @@ impl Handler for Admin {
                 let id = id.to_string();
                 self.blocking(move |st| grants::revoke(st, &admin, &id)).await
             }
+            (Method::GET, ["metrics"]) => observe::metrics(&self.state),
+            (Method::PUT, ["_sluice", "log_level"]) => match read_json(req).await {
+                Ok(body) => observe::log_level(&self.state, &admin, &body),
+                Err(res) => res,
+            },
             (Method::POST, ["_sluice", "explain"]) => match read_json(req).await {
                 Ok(body) => grants::explain(&self.state, &body),
                 Err(res) => res,

@@ -50,8 +50,7 @@ pub struct ApiKeyStore {
 }
 
 fn sha256_hex(s: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    super::cache::sha256_hex(s.as_bytes())
 }
 
 fn random_token(bytes: usize) -> Result<String, String> {

@@ -59,3 +59,13 @@ fn rand_fallback() -> [u8; 32] {
     k[16..24].copy_from_slice(&(std::process::id() as u64).to_le_bytes());
     k
 }
+
+/// Hex SHA-256 of some bytes.
+pub fn sha256_hex(b: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, b);
+    d.as_ref().iter().fold(String::with_capacity(64), |mut s, b| {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

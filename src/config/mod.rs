@@ -34,6 +34,9 @@ pub struct Config {
     /// Where grants and API keys are persisted.
     pub state_file: Option<PathBuf>,
     pub authz: AuthzSettings,
+    /// `None` when the audit trail is off.
+    pub audit: Option<crate::audit::SinkSettings>,
+    pub audit_body_hash: bool,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -206,6 +206,46 @@ impl Reader<'_> {
     }
 }
 
+fn audit(r: &mut Reader, files: &Resolver) -> Option<crate::audit::SinkSettings> {
+    use crate::audit::{OnFull, Output, SinkSettings};
+    if !r.bool("audit.enabled", true) {
+        return None;
+    }
+    let output = match r.str_or("audit.output", "stdout").as_str() {
+        "stdout" => Output::Stdout,
+        "file" => match r.str("audit.path") {
+            Some(p) => {
+                let max_files = r.int("audit.max_files", 10);
+                if max_files < 1 {
+                    r.errors.push("`audit.max_files` must be at least 1".into());
+                }
+                Output::File { path: files.path(&p), max_size: r.size("audit.max_size", 100 << 20).max(1), max_files: max_files.max(1) as usize }
+            }
+            None => {
+                r.errors.push("`audit.output = \"file\"` needs `audit.path`".into());
+                Output::Stdout
+            }
+        },
+        other => {
+            r.errors.push(format!("`audit.output`: `{other}` must be stdout or file"));
+            Output::Stdout
+        }
+    };
+    let on_full = match r.str_or("audit.on_full", "block").as_str() {
+        "block" => OnFull::Block,
+        "drop" => OnFull::Drop,
+        other => {
+            r.errors.push(format!("`audit.on_full`: `{other}` must be block or drop"));
+            OnFull::Block
+        }
+    };
+    let queue = r.int("audit.queue_size", 65_536);
+    if queue < 1 {
+        r.errors.push("`audit.queue_size` must be at least 1".into());
+    }
+    Some(SinkSettings { output, queue: queue.max(1) as usize, on_full })
+}
+
 fn authz(r: &mut Reader) -> super::AuthzSettings {
     let mode = match r.str_or("authz.mode", "enforce").as_str() {
         "enforce" => crate::authz::Mode::Enforce,
@@ -229,6 +269,8 @@ pub fn validate(root: &Value, files: &Resolver, env: &[(String, String)], errors
     let admin_token = super::authn::admin_token(&mut r, env, files);
     let state_file = r.str("grants.state_file").map(|p| files.path(&p));
     let authz = authz(&mut r);
+    let audit = audit(&mut r, files);
+    let audit_body_hash = r.bool("audit.body_hash", false);
     let listen = listen(&mut r, files);
     let upstream = upstream(&mut r, files);
     let admin_tls = if r.get("admin.tls").is_some() {
@@ -260,7 +302,7 @@ pub fn validate(root: &Value, files: &Resolver, env: &[(String, String)], errors
     if listen.address.port() != 0 && listen.address == admin.address {
         r.errors.push("`listen.address` and `admin.address` must differ".into());
     }
-    let config = Config { listen, inspect, upstream, admin, log, authn, anonymous, service, state_file, authz };
+    let config = Config { listen, inspect, upstream, admin, log, authn, anonymous, service, state_file, authz, audit, audit_body_hash };
     for (name, t) in [("listen.tls", &config.listen.tls), ("admin.tls", &config.admin.tls)] {
         if let Some(t) = t {
             if let Err(e) = super::tls::server_config(t) {

@@ -104,6 +104,8 @@ pub struct Server<H> {
     pub settings: ListenSettings,
     pub tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
     pub handler: H,
+    /// Connections open now (a metrics gauge).
+    pub open: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl<H: Handler> Server<H> {
@@ -140,8 +142,11 @@ impl<H: Handler> Server<H> {
                 handler: self.handler.clone(),
                 shutdown: shutdown.clone(),
             };
+            let open = self.open.clone();
+            open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::spawn(async move {
                 job.serve().await;
+                open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 drop(permit);
             });
         }

@@ -7,6 +7,7 @@
 //! held whole; a request over the body limit is answered 413 (before forwarding when its
 //! Content-Length says so, while streaming otherwise).
 
+pub mod audit_body;
 pub mod capture;
 pub mod headers;
 pub mod inspect;
@@ -20,7 +21,9 @@ use hyper::body::Incoming;
 
 use http_body_util::BodyExt;
 
+use crate::audit::Record;
 use crate::authn::{AuthnError, Authenticator, Credentials, Principal};
+use crate::telemetry::metrics::Outcome;
 use crate::body::{Limited, ReqBody, ResBody};
 use crate::classify::{self, BodyPlan, Classification};
 use crate::clock::SharedClock;
@@ -60,10 +63,31 @@ struct Shared {
     security: Security,
     /// Identity headers callers may not pass on (the trusted proxy's headers).
     identity_headers: Vec<header::HeaderName>,
+    observe: Observe,
+}
+
+/// Where requests are recorded: the audit trail and the metrics.
+#[derive(Clone)]
+pub struct Observe {
+    pub audit: Arc<crate::audit::Audit>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
+}
+
+/// What the phases learn about a request, for the audit record and the metrics.
+struct Ctx {
+    rec: Option<Box<Record>>,
+    outcome: Outcome,
+    node: Option<String>,
+}
+
+impl Ctx {
+    fn rec(&mut self) -> Option<&mut Record> {
+        self.rec.as_deref_mut()
+    }
 }
 
 impl Pipeline {
-    pub fn new(pool: Arc<Pool>, settings: PipelineSettings, clock: SharedClock, security: Security) -> Self {
+    pub fn new(pool: Arc<Pool>, settings: PipelineSettings, clock: SharedClock, security: Security, observe: Observe) -> Self {
         let mut identity_headers = Vec::new();
         if let Some(p) = &security.authn.settings.proxy {
             identity_headers.extend(header::HeaderName::from_bytes(p.user_header.as_bytes()).ok());
@@ -71,21 +95,40 @@ impl Pipeline {
                 identity_headers.extend(header::HeaderName::from_bytes(g.as_bytes()).ok());
             }
         }
-        Self { shared: Arc::new(Shared { pool, settings, clock, security, identity_headers }) }
+        Self { shared: Arc::new(Shared { pool, settings, clock, security, identity_headers, observe }) }
     }
 }
 
 impl Handler for Pipeline {
     async fn handle(&self, req: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<ResBody> {
-        match self.shared.process(req, &conn).await {
+        let sh = &self.shared;
+        let started = std::time::Instant::now();
+        let rec = sh.observe.audit.enabled().then(|| Box::new(record_for(&req, &conn, sh.clock.now_ms())));
+        let mut ctx = Ctx { rec, outcome: Outcome::Failed, node: None };
+        let res = match sh.process(req, &conn, &mut ctx).await {
             Ok(res) => res,
-            Err(f) => respond::error(f),
+            Err(f) => {
+                ctx.outcome = outcome_of(&f);
+                if let Some(r) = ctx.rec() {
+                    r.reason.get_or_insert_with(|| f.describe().1);
+                }
+                respond::error(f)
+            }
+        };
+        sh.observe.metrics.request(ctx.outcome);
+        if let Some(r) = ctx.rec.as_deref_mut() {
+            r.status = res.status().as_u16();
+            r.outcome = ctx.outcome;
+            r.node = ctx.node.take();
         }
+        let (parts, body) = res.into_parts();
+        let body = audit_body::Metered::new(body, ctx.rec, started, sh.observe.clone());
+        Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync()))
     }
 }
 
 impl Shared {
-    async fn process(&self, req: Request<Incoming>, conn: &ConnInfo) -> Result<Response<ResBody>, Failure> {
+    async fn process(&self, req: Request<Incoming>, conn: &ConnInfo, ctx: &mut Ctx) -> Result<Response<ResBody>, Failure> {
         let s = &self.settings;
         if headers::head_size(req.method(), req.uri(), req.headers()) > s.max_header_size {
             return Err(Failure::HeadersTooLarge { limit: s.max_header_size });
@@ -95,7 +138,11 @@ impl Shared {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
         }
         let now = self.clock.now_ms();
-        let principal = self.authenticate(&req, conn, now).await?;
+        let principal = self.authenticate(&req, conn, now, ctx).await?;
+        if let Some(r) = ctx.rec() {
+            r.principal = Some(principal.clone());
+            r.bytes_in = declared;
+        }
         let mut c = classify_head(&req, declared, now)?;
         if let BodyPlan::Stream(kind) = c.body {
             // Every item is authorized before anything reaches the node.
@@ -110,15 +157,26 @@ impl Shared {
         headers::to_node_identity(&mut parts.headers, &self.identity_headers, sec.service.as_ref(), run_as);
         let (body, exceeded) = limit_body(body, declared, s.max_body_size);
         let verdict = Verdict::default();
-        let body = self.inspect(&mut c, body, encoding.as_deref(), now, &verdict).await?;
-        let decision = self.decide(&principal, &c, &mut parts, now)?;
+        let body = self.inspect(&mut c, body, encoding.as_deref(), now, &verdict, ctx).await?;
+        let decided = std::time::Instant::now();
+        let decision = self.decide(&principal, &c, &mut parts, now, ctx);
+        self.record_decision(&c, decision.as_ref().ok(), decided, ctx);
+        let decision = decision?;
         let binds = c.creates.is_some() || !c.uses.is_empty();
         if binds {
             // The new continuation id is read from the response: it must come uncompressed.
             parts.headers.remove(header::ACCEPT_ENCODING);
         }
-        match self.pool.send(to_node(parts, body)).await {
-            Ok((res, _node)) => {
+        let sent = std::time::Instant::now();
+        let forwarded = self.pool.send(to_node(parts, body)).await;
+        let upstream = sent.elapsed();
+        if let Some(r) = ctx.rec() {
+            r.upstream_us = Some(upstream.as_micros() as u64);
+        }
+        match forwarded {
+            Ok((res, node)) => {
+                self.observe.metrics.upstream(&node, upstream.as_secs_f64());
+                ctx.node = Some(node);
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
                 let body = ResBody::Upstream(body);
@@ -150,7 +208,7 @@ impl Shared {
     }
 
     /// Phase 4: whether live grants cover the request; narrows a broad read in place.
-    fn decide(&self, p: &Principal, c: &Classification, parts: &mut http::request::Parts, now: i64) -> Result<Arc<crate::authz::Decision>, Failure> {
+    fn decide(&self, p: &Principal, c: &Classification, parts: &mut http::request::Parts, now: i64, ctx: &mut Ctx) -> Result<Arc<crate::authz::Decision>, Failure> {
         let authz = &self.security.authz;
         let d = authz.authorize(p, c, parts.method.as_str(), now);
         let shadow = authz.mode == crate::authz::Mode::Shadow;
@@ -158,16 +216,27 @@ impl Shared {
             let reason = d.reason.clone().unwrap_or_default();
             if shadow {
                 tracing::info!(user = %p.user, api = c.api, %reason, "shadow mode: would deny");
+                ctx.outcome = Outcome::ShadowDenied;
+                if let Some(r) = ctx.rec() {
+                    r.decision = Some("shadow_deny");
+                    r.reason = Some(reason);
+                }
                 return Ok(d);
             }
             return Err(Failure::Forbidden { reason });
         }
+        ctx.outcome = if d.narrowed.is_some() && !shadow { Outcome::Narrowed } else { Outcome::Allowed };
         if let (Some(expr), false) = (&d.narrowed, shadow) {
             let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
             let rewritten = crate::authz::narrow::rewrite(parts.method.as_str(), target, c.route.path, c.api, expr, now)
                 .and_then(|t| http::Uri::builder().path_and_query(t).build().ok());
             match rewritten {
-                Some(uri) => parts.uri = uri,
+                Some(uri) => {
+                    if let Some(r) = ctx.rec() {
+                        r.forwarded = Some(expr.clone());
+                    }
+                    parts.uri = uri;
+                }
                 None => {
                     let reason = format!("action [{}] is unauthorized for user [{}]: the index expression is broader than the user's grants", c.api, p.user);
                     return Err(Failure::Forbidden { reason });
@@ -187,7 +256,7 @@ impl Shared {
     }
 
     /// Phase 2: who is calling.
-    async fn authenticate(&self, req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> Result<Principal, Failure> {
+    async fn authenticate(&self, req: &Request<Incoming>, conn: &ConnInfo, now: i64, ctx: &mut Ctx) -> Result<Principal, Failure> {
         let sec = &self.security;
         let h = req.headers();
         let proxy = sec.authn.settings.proxy.as_ref();
@@ -208,6 +277,9 @@ impl Shared {
         }
         if outcome.ignored_proxy_header {
             tracing::warn!(peer = %conn.peer, "proxy identity header from an untrusted source ignored");
+            if let Some(r) = ctx.rec() {
+                r.ignored_proxy_header = true;
+            }
         }
         match (outcome.result, &sec.anonymous) {
             (Ok(p), _) => Ok(p),
@@ -219,6 +291,12 @@ impl Shared {
                     _ => format!("unable to authenticate with the provided credentials for REST request [{path}]"),
                 };
                 tracing::debug!(peer = %conn.peer, detail = e.detail(), "authentication failed");
+                if let Some(r) = ctx.rec() {
+                    r.authn_failure = Some(match e.scheme() {
+                        Some(s) => format!("{}: {}", s.as_str(), e.detail()),
+                        None => e.detail().to_string(),
+                    });
+                }
                 Err(Failure::Unauthenticated { reason, challenges: sec.authn.challenges() })
             }
         }
@@ -232,6 +310,7 @@ impl Shared {
         encoding: Option<&str>,
         now: i64,
         verdict: &Verdict,
+        ctx: &mut Ctx,
     ) -> Result<ReqBody, Failure> {
         let s = &self.settings.inspect;
         match c.body {
@@ -244,6 +323,13 @@ impl Shared {
                     inspect::check_lines(&plain, s.max_line)?;
                 }
                 classify::inspect_body(c, &plain, now).map_err(Failure::Refused)?;
+                let hash = self.observe.audit.body_hash;
+                if let Some(r) = ctx.rec() {
+                    r.bytes_in = Some(raw.len() as u64);
+                    if hash {
+                        r.body_sha256 = Some(crate::authn::cache::sha256_hex(&raw));
+                    }
+                }
                 Ok(ReqBody::Full(Some(raw)))
             }
             BodyPlan::Stream(kind) => {
@@ -262,6 +348,78 @@ impl Shared {
             }
         }
     }
+}
+
+impl Shared {
+    /// What the audit record and the metrics keep of a decision.
+    fn record_decision(&self, c: &Classification, d: Option<&Arc<crate::authz::Decision>>, started: std::time::Instant, ctx: &mut Ctx) {
+        let allowed = d.is_some_and(|d| d.allowed);
+        let m = &self.observe.metrics;
+        match (c.cluster, c.targets.first()) {
+            (Some(cp), _) => m.decided_cluster(cp, allowed),
+            (None, Some(t)) => {
+                if let Some(p) = t.privileges.first() {
+                    m.decided_index(*p, allowed);
+                }
+            }
+            _ => {}
+        }
+        let Some(r) = ctx.rec() else { return };
+        r.decision_us = Some(started.elapsed().as_micros() as u64);
+        r.api = Some(c.api);
+        r.cluster_privilege = c.cluster.map(|p| p.as_str());
+        r.targets = c
+            .targets
+            .iter()
+            .map(|t| crate::audit::TargetRecord { name: t.index.render(), privileges: t.privileges.iter().map(|p| p.as_str()).collect(), source: t.source.to_string() })
+            .collect();
+        if c.whole_ndjson {
+            let denied: Vec<serde_json::Value> = d.map(|d| d.denied.iter().map(|t| serde_json::json!({"target": t})).collect()).unwrap_or_default();
+            r.items = Some(crate::audit::ItemsRecord { total: c.targets.len(), denied: denied.len(), denied_items: denied });
+        }
+        let snap = self.security.authz.snapshot();
+        r.table_version = Some(snap.version);
+        match d {
+            Some(d) if d.allowed => {
+                if r.decision.is_none() {
+                    r.decision = Some(if d.narrowed.is_some() { "narrow" } else { "allow" });
+                }
+                r.grants = d
+                    .grants
+                    .iter()
+                    .filter_map(|id| snap.by_id(id))
+                    .map(|g| crate::audit::GrantRecord { id: g.doc.id.clone(), reason: g.doc.reason.clone(), expires_at: g.doc.expires_at.clone() })
+                    .collect();
+            }
+            Some(d) => {
+                r.decision.get_or_insert("shadow_deny");
+                r.reason = d.reason.clone();
+            }
+            None => r.decision = Some("deny"),
+        }
+    }
+}
+
+fn outcome_of(f: &Failure) -> Outcome {
+    match f {
+        Failure::Unauthenticated { .. } => Outcome::Unauthenticated,
+        Failure::Forbidden { .. } => Outcome::Denied,
+        Failure::NoNode | Failure::ConnectTimeout | Failure::ResponseTimeout | Failure::NodeFailed | Failure::TooManyConnections => Outcome::Failed,
+        _ => Outcome::Refused,
+    }
+}
+
+/// The start of a request's audit record: who connected, what they asked, their correlation ids.
+fn record_for(req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> Record {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = format!("{:x}-{:x}", now, NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut r = Record::new(id, now, req.method().as_str(), req.uri().path(), req.uri().query());
+    r.source_ip = Some(conn.peer.ip().to_string());
+    r.source_port = Some(conn.peer.port());
+    let h = req.headers();
+    r.opaque_id = h.get("x-opaque-id").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect());
+    r.traceparent = h.get("traceparent").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(128).collect());
+    r
 }
 
 /// Phase 3: the action and the targets named in the path and query string.

@@ -96,6 +96,8 @@ impl SluiceBuilder {
         if self.anonymous {
             base.push_str("[authn.anonymous]\nuser = \"anonymous\"\n");
         }
+        // Tests about the audit trail turn it on with a file; the rest keep stdout quiet.
+        base.push_str("[audit]\nenabled = false\n");
         let mut base: toml::Table = base.parse().unwrap();
         let extra: toml::Table = self.extra.parse().unwrap_or_else(|e| panic!("bad test TOML: {e}"));
         merge(&mut base, extra);
