@@ -78,6 +78,8 @@ struct Ctx {
     rec: Option<Box<Record>>,
     outcome: Outcome,
     node: Option<String>,
+    /// Targets a denial named (for the audit record).
+    denied: Vec<String>,
 }
 
 impl Ctx {
@@ -104,7 +106,7 @@ impl Handler for Pipeline {
         let sh = &self.shared;
         let started = std::time::Instant::now();
         let rec = sh.observe.audit.enabled().then(|| Box::new(record_for(&req, &conn, sh.clock.now_ms())));
-        let mut ctx = Ctx { rec, outcome: Outcome::Failed, node: None };
+        let mut ctx = Ctx { rec, outcome: Outcome::Failed, node: None, denied: Vec::new() };
         let res = match sh.process(req, &conn, &mut ctx).await {
             Ok(res) => res,
             Err(f) => {
@@ -222,6 +224,9 @@ impl Shared {
                     r.reason = Some(reason);
                 }
                 return Ok(d);
+            }
+            if ctx.rec.is_some() {
+                ctx.denied = d.denied.clone();
             }
             return Err(Failure::Forbidden { reason });
         }
@@ -364,7 +369,8 @@ impl Shared {
             }
             _ => {}
         }
-        let Some(r) = ctx.rec() else { return };
+        let denied_names = std::mem::take(&mut ctx.denied);
+        let Some(r) = ctx.rec.as_deref_mut() else { return };
         r.decision_us = Some(started.elapsed().as_micros() as u64);
         r.api = Some(c.api);
         r.cluster_privilege = c.cluster.map(|p| p.as_str());
@@ -374,7 +380,8 @@ impl Shared {
             .map(|t| crate::audit::TargetRecord { name: t.index.render(), privileges: t.privileges.iter().map(|p| p.as_str()).collect(), source: t.source.to_string() })
             .collect();
         if c.whole_ndjson {
-            let denied: Vec<serde_json::Value> = d.map(|d| d.denied.iter().map(|t| serde_json::json!({"target": t})).collect()).unwrap_or_default();
+            let names = d.map_or(&denied_names, |d| &d.denied);
+            let denied: Vec<serde_json::Value> = names.iter().map(|t| serde_json::json!({"target": t})).collect();
             r.items = Some(crate::audit::ItemsRecord { total: c.targets.len(), denied: denied.len(), denied_items: denied });
         }
         let snap = self.security.authz.snapshot();
