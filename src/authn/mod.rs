@@ -180,7 +180,9 @@ impl Authenticator {
     }
 
     fn by_header(&self, creds: &Credentials<'_>, now_ms: i64) -> Result<Principal, AuthnError> {
-        let Some(auth) = creds.authorization else {
+        // An empty Authorization header carries no credentials.
+        let auth = creds.authorization.filter(|a| !a.iter().all(u8::is_ascii_whitespace));
+        let Some(auth) = auth else {
             if let (Some(m), Some(leaf)) = (&self.settings.mtls, creds.client_certs.first()) {
                 return mtls::principal(m, leaf);
             }
