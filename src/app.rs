@@ -93,6 +93,7 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
             max_header_size: config.listen.max_header_size,
             max_body_size: config.listen.max_body_size,
             inspect: config.inspect.clone(),
+            per_item: config.authz.per_item,
         },
         control.clock.clone(),
         security,

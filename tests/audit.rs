@@ -83,7 +83,9 @@ async fn every_request_and_admin_action_is_on_record_and_counted() {
     assert_eq!(call(sluice.addr, "GET", "/logs-*/_search", &up("narrowed"), "").await.status, 200);
     assert_eq!(call(sluice.addr, "GET", "/secret/_search", &up("denied"), "").await.status, 403);
     let bulk = "{\"index\":{\"_index\":\"logs-app-1\"}}\n{}\n{\"index\":{\"_index\":\"secret\"}}\n{}\n";
-    assert_eq!(call(sluice.addr, "POST", "/_bulk", &up("bulk"), bulk).await.status, 403);
+    let got = call(sluice.addr, "POST", "/_bulk", &up("bulk"), bulk).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json()["items"][1]["index"]["status"], 403);
     assert_eq!(call(sluice.addr, "GET", "/logs-app-1/_search", &[("x-opaque-id", "anon")], "").await.status, 401);
     let key = admin(sluice.admin, "POST", "/_sluice/api_keys", json!({"name": "k", "owner": "alice"})).await.json();
     admin(sluice.admin, "DELETE", &format!("/_sluice/api_keys/{}", key["id"].as_str().unwrap()), Value::Null).await;
@@ -93,9 +95,10 @@ async fn every_request_and_admin_action_is_on_record_and_counted() {
     assert_eq!(admin(sluice.admin, "PUT", "/_sluice/grants", json!({"version": 1, "grants": []})).await.status, 409);
 
     let m = admin(sluice.admin, "GET", "/metrics", Value::Null).await.text();
-    assert_eq!(metric(&m, "sluice_requests_total{outcome=\"allowed\"}"), 1.0);
+    assert_eq!(metric(&m, "sluice_requests_total{outcome=\"allowed\"}"), 2.0);
     assert_eq!(metric(&m, "sluice_requests_total{outcome=\"narrowed\"}"), 1.0);
-    assert_eq!(metric(&m, "sluice_requests_total{outcome=\"denied\"}"), 2.0);
+    assert_eq!(metric(&m, "sluice_requests_total{outcome=\"denied\"}"), 1.0);
+    assert_eq!(metric(&m, "sluice_decisions_total{kind=\"index\",privilege=\"index\",result=\"deny\"}"), 1.0);
     assert_eq!(metric(&m, "sluice_requests_total{outcome=\"unauthenticated\"}"), 1.0);
     assert_eq!(metric(&m, "sluice_authentication_failures_total{scheme=\"none\"}"), 1.0);
     assert_eq!(metric(&m, "sluice_decisions_total{kind=\"index\",privilege=\"read\",result=\"allow\"}"), 2.0);
@@ -104,7 +107,7 @@ async fn every_request_and_admin_action_is_on_record_and_counted() {
     assert_eq!(metric(&m, "sluice_grants_live"), 1.0);
     assert_eq!(metric(&m, "sluice_grants_next_expiry_timestamp_seconds"), 4102444800.0);
     assert!(metric(&m, "sluice_decision_cache_misses_total") >= 3.0);
-    assert_eq!(metric(&m, &format!("sluice_upstream_request_duration_seconds_count{{node=\"{}\"}}", node.url())), 2.0);
+    assert_eq!(metric(&m, &format!("sluice_upstream_request_duration_seconds_count{{node=\"{}\"}}", node.url())), 3.0);
     assert_eq!(metric(&m, &format!("sluice_node_up{{node=\"{}\"}}", node.url())), 1.0);
     assert!(metric(&m, "sluice_response_bytes_total") > 0.0);
     assert!(m.contains("sluice_open_connections") && m.contains("sluice_audit_queue_depth") && m.contains("sluice_audit_events_dropped_total 0"));
@@ -151,7 +154,7 @@ async fn every_request_and_admin_action_is_on_record_and_counted() {
     let bulk = by_opaque("bulk");
     assert_eq!(bulk["sluice"]["items"]["total"], 2);
     assert_eq!(bulk["sluice"]["items"]["denied"], 1);
-    assert_eq!(bulk["sluice"]["items"]["denied_items"][0]["target"], "secret");
+    assert_eq!(bulk["sluice"]["items"]["denied_items"][0], json!({"position": 1, "op": "index", "index": "secret", "id": null}));
     let anon = by_opaque("anon");
     assert_eq!(anon["sluice"]["outcome"], "unauthenticated");
     assert!(anon["sluice"]["authentication"]["failure"].is_string());

@@ -236,13 +236,30 @@ async fn wildcard_reads_narrow_writes_do_not() {
     assert_403(&env.as_user("alice", "", "POST", "/logs-*/_delete_by_query", r#"{"query":{"match_all":{}}}"#).await, "logs-*");
     assert_403(&env.as_user("alice", "", "DELETE", "/logs-*", "").await, "logs-*");
     assert_eq!(env.node.count(), before, "denied requests never reach the node");
-    // Reads named in bodies are never narrowed: denied unless covered.
-    let body = "{\"index\":\"metrics-*\"}\n{}\n";
-    assert_403(&env.as_user("alice", "", "POST", "/_msearch", body).await, "metrics-*");
-    // Bulk items are decided one by one; one denied item refuses the bulk before the node sees it.
-    let bulk = "{\"index\":{\"_index\":\"logs-app-1\"}}\n{}\n{\"index\":{\"_index\":\"secret\"}}\n{}\n";
-    assert_403(&env.as_user("alice", "", "POST", "/_bulk", bulk).await, "secret");
-    assert_eq!(env.node.count(), before);
+    // msearch items are decided one by one: a wildcard is narrowed in its header, a concrete
+    // name the caller lacks comes back as an error entry in place.
+    let body = "{\"index\":\"metrics-*\"}\n{}\n{\"index\":\"secret\"}\n{}\n{\"index\":\"logs-*\"}\n{}\n";
+    let got = env.as_user("alice", "", "POST", "/_msearch", body).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let r = got.json()["responses"].as_array().unwrap().clone();
+    assert_eq!(r.len(), 3);
+    assert_eq!((r[0]["status"].as_u64(), r[1]["status"].as_u64(), r[2]["status"].as_u64()), (Some(200), Some(403), Some(200)));
+    assert!(r[1]["error"]["reason"].as_str().unwrap().contains("secret"));
+    let sent = String::from_utf8(env.node.last().body).unwrap();
+    assert_eq!(sent, "{\"index\":\"*,-*\"}\n{}\n{\"index\":\"logs-app-*,logs-web-*\"}\n{}\n");
+    // Bulk items likewise: the denied one never reaches the node and comes back as a 403 item.
+    let bulk = "{\"index\":{\"_index\":\"logs-app-1\"}}\n{}\n{\"index\":{\"_index\":\"secret\",\"_id\":\"7\"}}\n{}\n";
+    let got = env.as_user("alice", "", "POST", "/_bulk", bulk).await.json();
+    assert_eq!(got["errors"], true);
+    assert_eq!(got["items"][1]["index"]["_index"], "secret");
+    assert_eq!(got["items"][1]["index"]["_id"], "7");
+    assert_eq!(got["items"][1]["index"]["status"], 403);
+    assert_eq!(env.node.last().body, b"{\"index\":{\"_index\":\"logs-app-1\"}}\n{}\n");
+    let before = env.node.count();
+    let all_denied = "{\"delete\":{\"_index\":\"secret\",\"_id\":\"1\"}}\n";
+    let got = env.as_user("alice", "", "POST", "/_bulk", all_denied).await.json();
+    assert_eq!((got["errors"].as_bool(), got["items"][0]["delete"]["status"].as_u64()), (Some(true), Some(403)));
+    assert_eq!(env.node.count(), before, "an all-denied bulk is answered by Sluice");
     let bulk = "{\"index\":{\"_index\":\"logs-app-1\"}}\n{}\n{\"delete\":{\"_index\":\"logs-web-1\",\"_id\":\"1\"}}\n";
     assert_eq!(env.as_user("alice", "", "POST", "/_bulk", bulk).await.status, 200);
 }

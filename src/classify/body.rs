@@ -104,17 +104,48 @@ fn leaf(v: &Value, at: String, out: &mut Vec<(String, String)>) {
 
 /// Walks a query DSL tree (a whole search body) for constructs that read other indices.
 pub fn dsl(c: &mut Classification, v: &Value, at: &str, now_ms: i64) -> Result<(), Refusal> {
+    walk_dsl(c, v, &At::Root(at), now_ms)
+}
+
+/// Where a value sits in a body, rendered only when a target is found there.
+enum At<'a> {
+    Root(&'a str),
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn render(&self) -> String {
+        match self {
+            At::Root(r) => r.to_string(),
+            At::Key(p, k) => join(&p.render(), k),
+            At::Index(p, i) => format!("{}[{i}]", p.render()),
+        }
+    }
+}
+
+/// Keys whose values `construct` looks into; other subtrees are only walked.
+const CONSTRUCTS: &[&str] = &["terms", "more_like_this", "geo_shape", "shape", "percolate", "pinned", "runtime_mappings", "lookup", "indices_boost", "pit"];
+
+fn walk_dsl(c: &mut Classification, v: &Value, at: &At<'_>, now_ms: i64) -> Result<(), Refusal> {
     match v {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                dsl(c, item, &format!("{at}[{i}]"), now_ms)?;
+                if matches!(item, Value::Array(_) | Value::Object(_)) {
+                    walk_dsl(c, item, &At::Index(at, i), now_ms)?;
+                }
             }
         }
         Value::Object(m) => {
             for (k, child) in m {
-                let here = join(at, k);
-                construct(c, k, child, &here, now_ms)?;
-                dsl(c, child, &here, now_ms)?;
+                if !matches!(child, Value::Array(_) | Value::Object(_)) {
+                    continue;
+                }
+                let here = At::Key(at, k);
+                if CONSTRUCTS.contains(&k.as_str()) {
+                    construct(c, k, child, &here.render(), now_ms)?;
+                }
+                walk_dsl(c, child, &here, now_ms)?;
             }
         }
         _ => {}

@@ -44,6 +44,8 @@ pub struct AuthzSettings {
     /// `enforce` (default) or `shadow`: decide and record, but forward what would be denied.
     pub mode: crate::authz::Mode,
     pub decision_cache_size: u64,
+    /// `authz.multi_target`: `per_item` (default) or `reject`.
+    pub per_item: bool,
 }
 
 /// Overrides given on the command line; they win over the environment and the file.

@@ -259,7 +259,15 @@ fn authz(r: &mut Reader) -> super::AuthzSettings {
     if cache < 0 {
         r.errors.push("`authz.decision_cache_size` must not be negative".into());
     }
-    super::AuthzSettings { mode, decision_cache_size: cache.max(0) as u64 }
+    let per_item = match r.str_or("authz.multi_target", "per_item").as_str() {
+        "per_item" => true,
+        "reject" => false,
+        other => {
+            r.errors.push(format!("`authz.multi_target`: `{other}` must be per_item or reject"));
+            true
+        }
+    };
+    super::AuthzSettings { mode, decision_cache_size: cache.max(0) as u64, per_item }
 }
 
 pub fn validate(root: &Value, files: &Resolver, env: &[(String, String)], errors: &mut Vec<String>) -> Option<Config> {

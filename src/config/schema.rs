@@ -86,6 +86,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("audit.on_full", Kind::Str),
     ("audit.body_hash", Kind::Bool),
     ("authz.decision_cache_size", Kind::Int),
+    ("authz.multi_target", Kind::Str),
     ("admin.address", Kind::Str),
     ("admin.token_env", Kind::Str),
     ("admin.token_file", Kind::Str),

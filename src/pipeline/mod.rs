@@ -11,6 +11,8 @@ pub mod audit_body;
 pub mod capture;
 pub mod headers;
 pub mod inspect;
+pub mod items;
+pub mod rewrite;
 pub mod respond;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,11 +27,12 @@ use crate::audit::Record;
 use crate::authn::{AuthnError, Authenticator, Credentials, Principal};
 use crate::telemetry::metrics::Outcome;
 use crate::body::{Limited, ReqBody, ResBody};
+use crate::classify::routes::BodyKind;
 use crate::classify::{self, BodyPlan, Classification};
 use crate::clock::SharedClock;
 use crate::forward::{ForwardError, Pool};
 use crate::listener::{ConnInfo, Handler};
-use inspect::{InspectSettings, NdjsonBody, Prepend, Verdict};
+use inspect::{InspectSettings, Prepend, Verdict};
 use respond::Failure;
 
 /// Limits the pipeline enforces on each request.
@@ -38,6 +41,9 @@ pub struct PipelineSettings {
     pub max_header_size: usize,
     pub max_body_size: u64,
     pub inspect: InspectSettings,
+    /// Bulk and msearch items decided one by one while streaming (`per_item`), or the whole
+    /// request refused when any item is denied (`reject`, which buffers the body).
+    pub per_item: bool,
 }
 
 /// Who may call, and who Sluice is towards the cluster.
@@ -146,12 +152,18 @@ impl Shared {
             r.bytes_in = declared;
         }
         let mut c = classify_head(&req, declared, now)?;
-        if let BodyPlan::Stream(kind) = c.body {
-            // Every item is authorized before anything reaches the node.
-            c.body = BodyPlan::Buffer(kind);
-            c.whole_ndjson = true;
-        }
         let encoding = header_str(req.headers(), header::CONTENT_ENCODING).map(str::to_string);
+        let per_item = match c.body {
+            BodyPlan::Stream(kind) if s.per_item => Some(kind),
+            BodyPlan::Stream(kind) => {
+                // `reject` mode (and compressed NDJSON): the whole body is read, decompressed
+                // and every item decided before anything reaches the node.
+                c.body = BodyPlan::Buffer(kind);
+                c.whole_ndjson = true;
+                None
+            }
+            _ => None,
+        };
         let (mut parts, body) = req.into_parts();
         headers::to_node(&mut parts.headers, &parts.uri, conn);
         let sec = &self.security;
@@ -159,11 +171,37 @@ impl Shared {
         headers::to_node_identity(&mut parts.headers, &self.identity_headers, sec.service.as_ref(), run_as);
         let (body, exceeded) = limit_body(body, declared, s.max_body_size);
         let verdict = Verdict::default();
-        let body = self.inspect(&mut c, body, encoding.as_deref(), now, &verdict, ctx).await?;
-        let decided = std::time::Instant::now();
-        let decision = self.decide(&principal, &c, &mut parts, now, ctx);
-        self.record_decision(&c, decision.as_ref().ok(), decided, ctx);
-        let decision = decision?;
+        let decide_now = |this: &Self, c: &Classification, parts: &mut http::request::Parts, ctx: &mut Ctx| {
+            let decided = std::time::Instant::now();
+            let decision = this.decide(&principal, c, parts, now, ctx);
+            this.record_decision(c, decision.as_ref().ok(), decided, ctx);
+            decision
+        };
+        let items: items::SharedLog = Default::default();
+        let (body, decision) = match per_item {
+            Some(kind) => {
+                // The request head is decided first, then each item as it streams.
+                let decision = decide_now(self, &c, &mut parts, ctx)?;
+                parts.headers.remove(header::CONTENT_LENGTH);
+                // A compressed body is decompressed as it streams and forwarded decompressed.
+                let decoder = items::Decoder::for_encoding(encoding.as_deref()).map_err(|e| Failure::Refused(classify::Refusal::bad(e)))?;
+                if decoder.is_some() {
+                    parts.headers.remove(header::CONTENT_ENCODING);
+                }
+                let check = self.item_check(&principal, now);
+                let hooks = items::Hooks { check, log: items.clone(), verdict: verdict.clone() };
+                let body = items::ItemsBody::new(body, &c, kind, &s.inspect, now, hooks)
+                    .decompressing(decoder, s.inspect.max_decompressed);
+                match self.first_items(body, &verdict).await? {
+                    Some(body) => (body, decision),
+                    None => return Ok(self.answer_all_denied(kind, &items, ctx)),
+                }
+            }
+            None => {
+                let body = self.inspect(&mut c, body, encoding.as_deref(), now, ctx).await?;
+                (body, decide_now(self, &c, &mut parts, ctx)?)
+            }
+        };
         let binds = c.creates.is_some() || !c.uses.is_empty();
         if binds {
             // The new continuation id is read from the response: it must come uncompressed.
@@ -181,7 +219,17 @@ impl Shared {
                 ctx.node = Some(node);
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
-                let body = ResBody::Upstream(body);
+                let mut body = ResBody::Upstream(body);
+                if let Some(kind) = per_item {
+                    self.record_items(&items, ctx);
+                    let denied = items.lock().map(|l| !l.denied.is_empty()).unwrap_or(false);
+                    if denied {
+                        parts.headers.remove(header::CONTENT_LENGTH);
+                        ctx.outcome = Outcome::Allowed;
+                        let shape = if kind == BodyKind::Bulk { rewrite::Shape::Bulk } else { rewrite::Shape::Msearch };
+                        body = ResBody::Boxed(rewrite::Rewrite::new(body, shape, &items).boxed_unsync());
+                    }
+                }
                 if binds && parts.status.is_success() {
                     let grants = self.binding_grants(&decision, &c);
                     let body = capture::Capture::new(body, self.security.authz.clone(), principal, grants);
@@ -251,6 +299,57 @@ impl Shared {
         Ok(d)
     }
 
+    /// Decides one item of a bulk or msearch body.
+    fn item_check(&self, p: &Principal, now: i64) -> items::ItemCheck {
+        let authz = self.security.authz.clone();
+        let p = p.clone();
+        let metrics = self.observe.metrics.clone();
+        Arc::new(move |c: &Classification| {
+            let d = authz.authorize(&p, c, "POST", now);
+            if let Some(priv_) = c.targets.first().and_then(|t| t.privileges.first()) {
+                metrics.decided_index(*priv_, d.allowed);
+            }
+            match (d.allowed, authz.mode) {
+                (true, crate::authz::Mode::Enforce) => Ok(d.narrowed.clone()),
+                (true, crate::authz::Mode::Shadow) => Ok(None),
+                (false, crate::authz::Mode::Shadow) => {
+                    tracing::info!(user = %p.user, api = c.api, reason = d.reason.as_deref().unwrap_or(""), "shadow mode: would deny an item");
+                    Ok(None)
+                }
+                (false, crate::authz::Mode::Enforce) => Err(d.reason.clone().unwrap_or_default()),
+            }
+        })
+    }
+
+    /// Reads a per-item body until its first forwarded bytes: `None` when it ended with every
+    /// item denied (Sluice answers without contacting the cluster).
+    async fn first_items(&self, mut body: items::ItemsBody, verdict: &Verdict) -> Result<Option<ReqBody>, Failure> {
+        match body.frame().await {
+            Some(Ok(first)) => Ok(Some(ReqBody::Boxed(Prepend::new(Some(first), body).boxed_unsync()))),
+            Some(Err(_)) => Err(verdict.lock().ok().and_then(|mut v| v.take()).unwrap_or(Failure::ClientBody)),
+            None => match body.counts() {
+                (total, denied) if total > 0 && total == denied => Ok(None),
+                _ => Ok(Some(ReqBody::Empty)),
+            },
+        }
+    }
+
+    fn answer_all_denied(&self, kind: BodyKind, items: &items::SharedLog, ctx: &mut Ctx) -> Response<ResBody> {
+        self.record_items(items, ctx);
+        ctx.outcome = Outcome::Denied;
+        let shape = if kind == BodyKind::Bulk { rewrite::Shape::Bulk } else { rewrite::Shape::Msearch };
+        let denied = items.lock().map(|l| l.denied.clone()).unwrap_or_default();
+        respond::json(http::StatusCode::OK, rewrite::all_denied(shape, &denied))
+    }
+
+    /// Per-item outcomes for the audit record.
+    fn record_items(&self, items: &items::SharedLog, ctx: &mut Ctx) {
+        let Some(r) = ctx.rec() else { return };
+        let Ok(l) = items.lock() else { return };
+        let denied_items = l.denied.iter().map(|d| serde_json::json!({"position": d.pos, "op": d.op, "index": d.index, "id": d.id})).collect();
+        r.items = Some(crate::audit::ItemsRecord { total: l.total, denied: l.denied.len(), denied_items });
+    }
+
     /// The grants a new continuation id is bound to: those that allowed the request, or, for a
     /// request continuing one, those its id was bound to.
     fn binding_grants(&self, d: &crate::authz::Decision, c: &Classification) -> Vec<String> {
@@ -314,7 +413,6 @@ impl Shared {
         body: ReqBody,
         encoding: Option<&str>,
         now: i64,
-        verdict: &Verdict,
         ctx: &mut Ctx,
     ) -> Result<ReqBody, Failure> {
         let s = &self.settings.inspect;
@@ -337,20 +435,9 @@ impl Shared {
                 }
                 Ok(ReqBody::Full(Some(raw)))
             }
-            BodyPlan::Stream(kind) => {
-                if encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
-                    return Err(Failure::Refused(classify::Refusal::bad(
-                        "compressed NDJSON bodies are not accepted by Sluice yet; send them uncompressed",
-                    )));
-                }
-                let mut nd = NdjsonBody::new(body, c, kind, s, now, verdict.clone());
-                // The first chunk is checked before the node is contacted.
-                match nd.frame().await {
-                    None => Ok(ReqBody::Empty),
-                    Some(Err(_)) => Err(verdict.lock().ok().and_then(|mut v| v.take()).unwrap_or(Failure::ClientBody)),
-                    Some(Ok(first)) => Ok(ReqBody::Boxed(Prepend::new(Some(first), nd).boxed_unsync())),
-                }
-            }
+            // Streaming bodies go through `items::ItemsBody` (per item) or were turned into
+            // `Buffer` (reject mode) by `process`.
+            BodyPlan::Stream(_) => Err(Failure::Refused(classify::Refusal::bad("this body cannot be inspected"))),
         }
     }
 }

@@ -1,0 +1,426 @@
+//! Per-item authorization of _bulk and _msearch bodies while they stream: each item is decided
+//! as its lines arrive; allowed items are forwarded at once (an msearch wildcard narrowed in
+//! its header), denied ones are left out and logged with their position so the response can
+//! put them back. Memory is bounded by the longest line, never by the body.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use super::inspect::{InspectSettings, Verdict};
+use super::respond::Failure;
+use crate::body::{BodyError, ReqBody};
+use crate::classify::ndjson::{self, LineScanner};
+use crate::classify::routes::BodyKind;
+use crate::classify::{Classification, Refusal, Target};
+use crate::privilege::IndexPriv;
+
+/// One denied item, put back into the response at its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeniedItem {
+    pub pos: usize,
+    /// The bulk operation (`index`, `create`, …) or `search`.
+    pub op: &'static str,
+    pub index: String,
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ItemLog {
+    pub total: usize,
+    pub denied: Vec<DeniedItem>,
+}
+
+pub type SharedLog = Arc<Mutex<ItemLog>>;
+
+/// Decides one item: `Ok(None)` allowed as is, `Ok(Some(expr))` allowed narrowed to `expr`
+/// (msearch headers), `Err(reason)` denied.
+pub type ItemCheck = Arc<dyn Fn(&Classification) -> Result<Option<String>, String> + Send + Sync>;
+
+/// How an items body reports: its per-item decision, its log of denials, a fatal failure.
+pub struct Hooks {
+    pub check: ItemCheck,
+    pub log: SharedLog,
+    pub verdict: Verdict,
+}
+
+pub struct ItemsBody {
+    inner: ReqBody,
+    scanner: LineScanner,
+    kind: BodyKind,
+    template: Classification,
+    now_ms: i64,
+    check: ItemCheck,
+    log: SharedLog,
+    verdict: Verdict,
+    queue: VecDeque<Bytes>,
+    expect_payload: bool,
+    allowed: bool,
+    held: Option<(Bytes, Vec<crate::classify::IndexName>)>,
+    item: usize,
+    /// Bulk items often share an index and op: the last decision is reused.
+    memo: Option<(crate::classify::IndexName, &'static str, Result<(), String>)>,
+    done: bool,
+    ended: bool,
+    /// Set when the client compressed the body: items are read (and forwarded) decompressed.
+    decoder: Option<Decoder>,
+    decompressed: u64,
+    max_decompressed: u64,
+}
+
+/// A streaming decompressor for gzip or deflate request bodies.
+pub enum Decoder {
+    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
+    Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+}
+
+impl Decoder {
+    /// For a Content-Encoding Sluice decodes; `Err` for one it does not.
+    pub fn for_encoding(enc: Option<&str>) -> Result<Option<Self>, String> {
+        match enc.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("identity") => Ok(None),
+            Some("gzip" | "x-gzip") => Ok(Some(Decoder::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())))),
+            Some("deflate") => Ok(Some(Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())))),
+            Some(other) => Err(format!("Sluice cannot decode a body with Content-Encoding [{other}]")),
+        }
+    }
+
+    fn feed(&mut self, data: &[u8], finish: bool) -> std::io::Result<Bytes> {
+        use std::io::Write;
+        let out = match self {
+            Decoder::Gzip(d) => {
+                d.write_all(data)?;
+                if finish {
+                    d.try_finish()?;
+                }
+                d.get_mut()
+            }
+            Decoder::Deflate(d) => {
+                d.write_all(data)?;
+                if finish {
+                    d.try_finish()?;
+                }
+                d.get_mut()
+            }
+        };
+        Ok(Bytes::from(std::mem::take(out)))
+    }
+}
+
+impl ItemsBody {
+    /// Reads a compressed body through `decoder` (at most `max` bytes once decompressed).
+    pub fn decompressing(mut self, decoder: Option<Decoder>, max: u64) -> Self {
+        self.decoder = decoder;
+        self.max_decompressed = max;
+        self
+    }
+
+    fn inflate(&mut self, data: &[u8], finish: bool) -> Result<Bytes, Failure> {
+        let Some(d) = &mut self.decoder else { return Ok(Bytes::copy_from_slice(data)) };
+        let out = d.feed(data, finish).map_err(|_| Failure::Refused(Refusal::parse("the compressed request body could not be decoded")))?;
+        self.decompressed += out.len() as u64;
+        if self.decompressed > self.max_decompressed {
+            return Err(Failure::DecompressedTooLarge { limit: self.max_decompressed });
+        }
+        Ok(out)
+    }
+
+    pub fn new(inner: ReqBody, c: &Classification, kind: BodyKind, s: &InspectSettings, now_ms: i64, hooks: Hooks) -> Self {
+        let Hooks { check, log, verdict } = hooks;
+        let mut template = Classification::scratch();
+        template.api = c.api;
+        template.route = c.route;
+        template.default_index = c.default_index.clone();
+        Self {
+            inner,
+            scanner: LineScanner::new(s.max_line),
+            kind,
+            template,
+            now_ms,
+            check,
+            log,
+            verdict,
+            queue: VecDeque::new(),
+            expect_payload: false,
+            allowed: false,
+            held: None,
+            item: 0,
+            memo: None,
+            done: false,
+            ended: false,
+            decoder: None,
+            decompressed: 0,
+            max_decompressed: u64::MAX,
+        }
+    }
+
+    fn deny(&self, op: &'static str, index: String, id: Option<String>, reason: String) {
+        if let Ok(mut l) = self.log.lock() {
+            l.denied.push(DeniedItem { pos: self.item, op, index, id, reason });
+        }
+    }
+
+    fn count_item(&mut self) {
+        self.item += 1;
+        if let Ok(mut l) = self.log.lock() {
+            l.total = self.item;
+        }
+    }
+
+    /// Handles one complete line; pushes what is to be forwarded onto `out`.
+    fn line(&mut self, line: Bytes, out: &mut Vec<Bytes>) -> Result<(), Refusal> {
+        if ndjson::is_blank(&line) {
+            return Ok(());
+        }
+        let text = trim_newline(&line);
+        match (self.expect_payload, self.kind) {
+            (false, BodyKind::Bulk) => {
+                let a = ndjson::bulk_action(text, self.template.default_index.as_deref(), self.now_ms)?;
+                let op = a.op.as_str();
+                let verdict = match &self.memo {
+                    Some((i, o, v)) if *i == a.index && *o == op => v.clone(),
+                    _ => {
+                        let mut c = self.template.clone();
+                        c.targets.push(Target { index: a.index.clone(), privileges: a.op.privileges(), source: "body:bulk".into() });
+                        let v = (self.check)(&c).map(|_| ());
+                        self.memo = Some((a.index.clone(), op, v.clone()));
+                        v
+                    }
+                };
+                self.allowed = verdict.is_ok();
+                match verdict {
+                    Ok(()) => out.push(line),
+                    Err(reason) => self.deny(op, a.index.render(), a.id, reason),
+                }
+                if a.op.has_source() {
+                    self.expect_payload = true;
+                } else {
+                    self.count_item();
+                }
+            }
+            (true, BodyKind::Bulk) => {
+                if self.allowed {
+                    out.push(line);
+                }
+                self.expect_payload = false;
+                self.count_item();
+            }
+            (false, _) => {
+                let names = ndjson::msearch_header(text, self.template.default_index.as_deref(), self.now_ms)?;
+                self.held = Some((line, names));
+                self.expect_payload = true;
+            }
+            (true, kind) => {
+                let (header, names) = self.held.take().ok_or_else(|| Refusal::parse("msearch body line without a header"))?;
+                let mut c = self.template.clone();
+                let shown: Vec<String> = names.iter().map(|n| n.render()).collect();
+                for index in names {
+                    c.targets.push(Target { index, privileges: &[IndexPriv::Read], source: "path:{index}".into() });
+                }
+                ndjson::msearch_body(&mut c, text, kind, self.item, self.now_ms)?;
+                match (self.check)(&c) {
+                    Ok(None) => {
+                        out.push(header);
+                        out.push(line);
+                    }
+                    Ok(Some(expr)) => {
+                        out.push(narrow_header(trim_newline(&header), &expr)?);
+                        out.push(line);
+                    }
+                    Err(reason) => self.deny("search", shown.join(","), None, reason),
+                }
+                self.expect_payload = false;
+                self.count_item();
+            }
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, f: Failure) -> BodyError {
+        let reason = f.describe().1;
+        if let Ok(mut v) = self.verdict.lock() {
+            *v = Some(f);
+        }
+        self.done = true;
+        BodyError::Other(reason)
+    }
+
+    fn chunk(&mut self, chunk: Bytes) -> Result<(), Failure> {
+        let chunk = if self.decoder.is_some() { self.inflate(&chunk, false)? } else { chunk };
+        self.chunk_plain(chunk)
+    }
+
+    fn chunk_plain(&mut self, chunk: Bytes) -> Result<(), Failure> {
+        let mut lines = Vec::new();
+        self.scanner
+            .feed(chunk.clone(), |l| {
+                lines.push(l);
+                Ok::<_, ()>(())
+            })
+            .map_err(|e| match e {
+                Ok(ndjson::ScanError::LineTooLong(max)) => Failure::LineTooLong { limit: max },
+                Err(()) => Failure::ClientBody,
+            })?;
+        let mut out = Vec::with_capacity(lines.len());
+        for l in lines {
+            self.line(l, &mut out).map_err(Failure::Refused)?;
+        }
+        self.queue.extend(merge(&chunk, out));
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<(), Failure> {
+        if self.ended {
+            return Ok(());
+        }
+        self.ended = true;
+        if self.decoder.is_some() {
+            let tail = self.inflate(&[], true)?;
+            if !tail.is_empty() {
+                self.chunk_plain(tail)?;
+            }
+        }
+        if let Some(mut last) = self.scanner.finish() {
+            if !last.ends_with(b"\n") {
+                let mut v = last.to_vec();
+                v.push(b'\n');
+                last = Bytes::from(v);
+            }
+            let mut out = Vec::new();
+            self.line(last, &mut out).map_err(Failure::Refused)?;
+            self.queue.extend(out);
+        }
+        if self.expect_payload {
+            let what = if self.kind == BodyKind::Bulk { "bulk item has no source line" } else { "msearch header has no body line" };
+            return Err(Failure::Refused(Refusal::parse(format!("the last {what}"))));
+        }
+        Ok(())
+    }
+
+    /// Items seen and forwarded so far: (total, denied).
+    pub fn counts(&self) -> (usize, usize) {
+        self.log.lock().map(|l| (l.total, l.denied.len())).unwrap_or_default()
+    }
+}
+
+fn trim_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// An msearch header with its `index` replaced by the narrowed expression.
+fn narrow_header(header: &[u8], expr: &str) -> Result<Bytes, Refusal> {
+    let mut v: serde_json::Map<String, serde_json::Value> = if ndjson::is_blank(header) {
+        serde_json::Map::new()
+    } else {
+        serde_json::from_slice(header).map_err(|e| Refusal::parse(format!("malformed msearch header line: {e}")))?
+    };
+    v.remove("indices");
+    v.insert("index".into(), serde_json::Value::String(expr.to_string()));
+    let mut out = serde_json::to_vec(&v).map_err(|e| Refusal::parse(e.to_string()))?;
+    out.push(b'\n');
+    Ok(Bytes::from(out))
+}
+
+/// Joins lines that are adjacent slices of `chunk` back into single slices (no copying).
+fn merge(chunk: &Bytes, lines: Vec<Bytes>) -> Vec<Bytes> {
+    let base = chunk.as_ptr() as usize;
+    let within = |b: &Bytes| {
+        let p = b.as_ptr() as usize;
+        (p >= base && p + b.len() <= base + chunk.len()).then(|| p - base)
+    };
+    let mut out: Vec<Bytes> = Vec::new();
+    let mut run: Option<(usize, usize)> = None;
+    for l in lines {
+        match (within(&l), run) {
+            (Some(s), Some((rs, re))) if s == re => run = Some((rs, s + l.len())),
+            (Some(s), _) => {
+                if let Some((rs, re)) = run {
+                    out.push(chunk.slice(rs..re));
+                }
+                run = Some((s, s + l.len()));
+            }
+            (None, _) => {
+                if let Some((rs, re)) = run.take() {
+                    out.push(chunk.slice(rs..re));
+                }
+                out.push(l);
+            }
+        }
+    }
+    if let Some((rs, re)) = run {
+        out.push(chunk.slice(rs..re));
+    }
+    out
+}
+
+impl Body for ItemsBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(b) = this.queue.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(b))));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                None => match this.end() {
+                    Ok(()) => this.done = true,
+                    Err(f) => return Poll::Ready(Some(Err(this.fail(f)))),
+                },
+                Some(Err(e)) => {
+                    let f = match &e {
+                        BodyError::TooLarge(limit) => Failure::BodyTooLarge { limit: *limit },
+                        _ => Failure::ClientBody,
+                    };
+                    return Poll::Ready(Some(Err(this.fail(f))));
+                }
+                Some(Ok(frame)) => {
+                    if let Ok(chunk) = frame.into_data() {
+                        let checked = this.chunk(chunk).and_then(|()| if this.inner.is_end_stream() { this.end() } else { Ok(()) });
+                        if let Err(f) = checked {
+                            return Poll::Ready(Some(Err(this.fail(f))));
+                        }
+                        if this.inner.is_end_stream() {
+                            this.done = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done && self.queue.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        // Denied items change the length: the node gets a chunked body.
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_joins_adjacent_slices() {
+        let chunk = Bytes::from_static(b"a\nbb\nccc\n");
+        let lines = vec![chunk.slice(0..2), chunk.slice(2..5), chunk.slice(5..9)];
+        assert_eq!(merge(&chunk, lines), vec![chunk.clone()]);
+        let lines = vec![chunk.slice(0..2), chunk.slice(5..9)];
+        assert_eq!(merge(&chunk, lines), vec![chunk.slice(0..2), chunk.slice(5..9)]);
+        let other = Bytes::from_static(b"x\n");
+        assert_eq!(merge(&chunk, vec![other.clone(), chunk.slice(2..5)]), vec![other, chunk.slice(2..5)]);
+    }
+}
