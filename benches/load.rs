@@ -30,7 +30,7 @@ fn env_num(name: &str, default: u64) -> u64 {
 
 fn start_sluice(node: &str) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["run", "--config", "config/sluice.toml", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args(["run", "--config", "benches/bench/sluice.toml", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
         .args(["--upstream", node, "--log-level", "warn,sluice::app=info"])
         .env("SLUICE_LOG_FORMAT", "json")
         .env("SLUICE_LISTEN_MAX_BODY_SIZE", "2GiB")

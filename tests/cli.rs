@@ -189,3 +189,10 @@ fn explain_decides_offline_against_a_grants_file() {
     assert_eq!(code, Some(1));
     assert!(v["decision"]["reason"].as_str().unwrap().contains("delete_index"), "{v}");
 }
+
+#[test]
+fn the_readme_documents_every_configuration_key() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let missing: Vec<&str> = sluice::config::schema::KEYS.iter().map(|(k, _)| *k).filter(|k| !readme.contains(&format!("`{k}`"))).collect();
+    assert!(missing.is_empty(), "README lacks {missing:?}");
+}

@@ -113,32 +113,57 @@ pub struct BulkAction {
     pub id: Option<String>,
 }
 
+/// The metadata of a bulk action, borrowed from the line where it can be.
+#[derive(serde::Deserialize)]
+struct Meta<'a> {
+    #[serde(rename = "_index", borrow, default)]
+    index: Option<IndexField<'a>>,
+    #[serde(rename = "_id", borrow, default)]
+    id: Option<IdField<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum IndexField<'a> {
+    Str(#[serde(borrow)] std::borrow::Cow<'a, str>),
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum IdField<'a> {
+    Str(#[serde(borrow)] std::borrow::Cow<'a, str>),
+    Num(serde_json::Number),
+    Other(serde::de::IgnoredAny),
+}
+
 /// Parses a bulk action line. `default` is the path index (or `?index=`).
 pub fn bulk_action(line: &[u8], default: Option<&str>, now_ms: i64) -> Result<BulkAction, Refusal> {
-    let v: Value = serde_json::from_slice(line).map_err(|e| Refusal::parse(format!("malformed bulk action line: {e}")))?;
-    let Value::Object(m) = v else { return Err(Refusal::parse("a bulk action line must be a JSON object")) };
+    // Metadata is read straight from the line (no intermediate tree); unknown fields
+    // (routing, version, pipeline, …) are skipped.
+    let m: std::collections::BTreeMap<std::borrow::Cow<'_, str>, Meta<'_>> =
+        serde_json::from_slice(line).map_err(|e| Refusal::parse(format!("malformed bulk action line: {e}")))?;
     if m.len() != 1 {
         return Err(Refusal::parse("a bulk action line must hold exactly one operation"));
     }
     let Some((op, meta)) = m.into_iter().next() else { return Err(Refusal::parse("empty bulk action line")) };
-    let op = match op.as_str() {
+    let op = match op.as_ref() {
         "index" => BulkOp::Index,
         "create" => BulkOp::Create,
         "update" => BulkOp::Update,
         "delete" => BulkOp::Delete,
         other => return Err(Refusal::parse(format!("unknown bulk operation [{other}]"))),
     };
-    let meta = meta.as_object().ok_or_else(|| Refusal::parse("bulk action metadata must be an object"))?;
-    let name = match meta.get("_index") {
-        Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(Refusal::parse("[_index] must be a string")),
+    let name = match &meta.index {
+        Some(IndexField::Str(s)) => s.as_ref(),
+        Some(IndexField::Other(_)) => return Err(Refusal::parse("[_index] must be a string")),
         None => default.ok_or_else(|| Refusal::bad("a bulk item names no index and the request has no default index"))?,
     };
     let mut names = super::expr::parse(name, Arity::One, now_ms).map_err(|e| Refusal::bad(format!("invalid bulk item index: {e}")))?;
     let index = names.pop().ok_or_else(|| Refusal::bad("a bulk item names no index"))?;
-    let id = match meta.get("_id") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
+    let id = match meta.id {
+        Some(IdField::Str(s)) => Some(s.into_owned()),
+        Some(IdField::Num(n)) => Some(n.to_string()),
         _ => None,
     };
     Ok(BulkAction { op, index, id })

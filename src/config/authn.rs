@@ -195,6 +195,14 @@ pub fn load_users(path: &PathBuf) -> Result<Vec<User>, String> {
 }
 
 pub fn admin_token(r: &mut Reader, env: &[(String, String)], files: &Resolver) -> Option<String> {
+    // An unset admin token variable leaves the admin API closed (only /live and /ready answer),
+    // so the shipped configuration starts without one.
+    if let Some(var) = r.str("admin.token_env") {
+        if r.str("admin.token_file").is_none() && !env.iter().any(|(k, v)| *k == var && !v.is_empty()) {
+            tracing::warn!(variable = %var, "admin token variable is not set: the admin API answers only /live and /ready");
+            return None;
+        }
+    }
     let t = secret(r, "admin.token", env, files);
     if t.as_ref().is_some_and(|t| t.len() < 16) {
         r.errors.push("the admin token must be at least 16 characters".into());
