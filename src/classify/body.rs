@@ -19,6 +19,9 @@ pub fn parse_json(body: &[u8]) -> Result<Value, Refusal> {
 }
 
 pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64) -> Result<(), Refusal> {
+    if kind == BodyKind::Json {
+        return inspect_json(c, body, now_ms);
+    }
     let v = parse_json(body)?;
     if !v.is_object() {
         return Err(Refusal::parse("request body must be a JSON object"));
@@ -41,6 +44,156 @@ pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64)
         BodyKind::None | BodyKind::Bulk | BodyKind::Msearch | BodyKind::MsearchTemplate => {}
     }
     Ok(())
+}
+
+/// A JSON body (search and friends) read without building its whole tree: only the subtrees
+/// that can name indices (route field roots at the top, DSL constructs anywhere) are kept,
+/// then handled exactly as a full walk would.
+fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), Refusal> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        None => return Ok(()),
+        Some(b'{') => {}
+        Some(_) => {
+            parse_json(body)?;
+            return Err(Refusal::parse("request body must be a JSON object"));
+        }
+    }
+    let roots: Vec<&str> = c.route.fields.iter().filter_map(|f| f.path.split(['.', '[']).next()).collect();
+    let mut hits = Vec::new();
+    let dsl_on = c.route.dsl;
+    {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let root = At::Root("");
+        let w = walker::Walker { at: &root, top: true, roots: &roots, dsl: dsl_on, hits: &mut hits };
+        serde::de::DeserializeSeed::deserialize(w, &mut de).and_then(|()| de.end()).map_err(|e| Refusal::parse(format!("request body is not valid JSON: {e}")))?;
+    }
+    let partial: Map<String, Value> = hits.iter().filter(|h| h.top).map(|h| (h.key.clone(), h.value.clone())).collect();
+    if !partial.is_empty() {
+        let partial = Value::Object(partial);
+        for f in c.route.fields {
+            for (expr, at) in extract(&partial, f.path) {
+                add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
+            }
+        }
+    }
+    if dsl_on {
+        for h in &hits {
+            if CONSTRUCTS.contains(&h.key.as_str()) {
+                construct(c, &h.key, &h.value, &h.at, now_ms)?;
+            }
+            walk_dsl(c, &h.value, &At::Root(&h.at), now_ms)?;
+        }
+    }
+    Ok(())
+}
+
+mod walker {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    use super::{At, CONSTRUCTS};
+
+    pub struct Hit {
+        pub at: String,
+        pub key: String,
+        pub value: Value,
+        /// A key of the top-level object (route field roots live there).
+        pub top: bool,
+    }
+
+    pub struct Walker<'a, 'b> {
+        pub at: &'a At<'a>,
+        pub top: bool,
+        pub roots: &'a [&'a str],
+        pub dsl: bool,
+        pub hits: &'b mut Vec<Hit>,
+    }
+
+    struct Key;
+
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = Cow<'de, str>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Key {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_string()))
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walker<'_, '_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walker<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            let Walker { at, top, roots, dsl, hits } = self;
+            while let Some(key) = m.next_key_seed(Key)? {
+                let here = At::Key(at, &key);
+                let keep = (dsl && CONSTRUCTS.contains(&&*key)) || (top && roots.contains(&&*key));
+                if keep {
+                    let value: Value = m.next_value()?;
+                    hits.push(Hit { at: here.render(), key: key.into_owned(), value, top });
+                } else {
+                    m.next_value_seed(Walker { at: &here, top: false, roots, dsl, hits: &mut *hits })?;
+                }
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            let Walker { at, roots, dsl, hits, .. } = self;
+            let mut i = 0;
+            loop {
+                let here = At::Index(at, i);
+                if s.next_element_seed(Walker { at: &here, top: false, roots, dsl, hits: &mut *hits })?.is_none() {
+                    return Ok(());
+                }
+                i += 1;
+            }
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_none<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
 }
 
 /// Values at a spec field path (`source.index`, `docs[]._index`, `runtime_mappings.target_index`),
@@ -325,4 +478,47 @@ fn continuation(c: &mut Classification, v: &Value) -> Result<(), Refusal> {
         None => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod walker_tests {
+    use super::*;
+    use crate::classify::{classify, Head};
+
+    /// The full-tree walk the streaming walker replaces, kept as the reference.
+    fn reference(c: &mut Classification, body: &[u8]) {
+        let v = parse_json(body).unwrap();
+        for f in c.route.fields {
+            for (expr, at) in extract(&v, f.path) {
+                add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), 0).unwrap();
+            }
+        }
+        dsl(c, &v, "", 0).unwrap();
+    }
+
+    #[test]
+    fn the_walker_finds_what_the_full_walk_finds() {
+        let bodies = [
+            r#"{"query":{"bool":{"filter":[{"terms":{"user":{"index":"users","id":"1","path":"p"}}},{"match":{"a":"b"}}]}},"aggs":{"s":{"terms":{"field":"status"}}}}"#,
+            r#"{"indices_boost":[{"logs-a":1.5},{"logs-b":2}],"runtime_mappings":{"f":{"type":"lookup","target_index":"people"}}}"#,
+            r#"{"query":{"more_like_this":{"like":[{"_index":"imdb","_id":"1"}]}},"knn":{"query_vector_builder":{"lookup":{"index":"vectors"}}}}"#,
+            r#"{"query":{"nested":{"query":{"geo_shape":{"loc":{"indexed_shape":{"index":"shapes2","id":"x"}}}}}},"pit":{"id":"abc"}}"#,
+            r#"{"query":{"match_all":{}},"size":10,"sort":[{"@timestamp":"desc"}],"_source":["a","b"]}"#,
+            r#"{"query":{"percolate":{"field":"q","index":"docs","id":"2"}},"retriever":{"standard":{"query":{"pinned":{"docs":[{"_index":"p1","_id":"1"}],"organic":{"match_all":{}}}}}}}"#,
+        ];
+        for b in bodies {
+            let head = Head { method: "POST", target: "/logs/_search", content_type: Some("application/json"), content_encoding: None, has_body: true };
+            let mut fast = classify(&head, 0).unwrap();
+            let mut full = fast.clone();
+            inspect_json(&mut fast, b.as_bytes(), 0).unwrap();
+            reference(&mut full, b.as_bytes());
+            let key = |c: &Classification| {
+                let mut v: Vec<(String, String)> = c.targets.iter().map(|t| (t.index.render(), t.source.to_string())).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(key(&fast), key(&full), "{b}");
+            assert_eq!(fast.uses, full.uses, "{b}");
+        }
+    }
 }

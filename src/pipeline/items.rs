@@ -42,6 +42,9 @@ pub type SharedLog = Arc<Mutex<ItemLog>>;
 /// (msearch headers), `Err(reason)` denied.
 pub type ItemCheck = Arc<dyn Fn(&Classification) -> Result<Option<String>, String> + Send + Sync>;
 
+/// A bulk action line already decided: the line, whether a source follows, op, index, verdict.
+type LastAction = (Bytes, bool, &'static str, String, Result<(), String>);
+
 /// How an items body reports: its per-item decision, its log of denials, a fatal failure.
 pub struct Hooks {
     pub check: ItemCheck,
@@ -65,6 +68,9 @@ pub struct ItemsBody {
     item: usize,
     /// Bulk items often share an index and op: the last decision is reused.
     memo: Option<(crate::classify::IndexName, &'static str, Result<(), String>)>,
+    /// The last action line and what it meant: identical lines (no `_id`, as Beats and
+    /// Logstash send them) are not parsed again.
+    last_action: Option<LastAction>,
     done: bool,
     ended: bool,
     /// Set when the client compressed the body: items are read (and forwarded) decompressed.
@@ -151,6 +157,7 @@ impl ItemsBody {
             held: None,
             item: 0,
             memo: None,
+            last_action: None,
             done: false,
             ended: false,
             decoder: None,
@@ -167,6 +174,10 @@ impl ItemsBody {
 
     fn count_item(&mut self) {
         self.item += 1;
+    }
+
+    /// Publishes the item count (at the end of each chunk and of the body).
+    fn publish(&self) {
         if let Ok(mut l) = self.log.lock() {
             l.total = self.item;
         }
@@ -180,6 +191,25 @@ impl ItemsBody {
         let text = trim_newline(&line);
         match (self.expect_payload, self.kind) {
             (false, BodyKind::Bulk) => {
+                if let Some((prev, has_source, op, index, verdict)) = &self.last_action {
+                    if prev[..] == line[..] {
+                        let (has_source, verdict) = (*has_source, verdict.clone());
+                        self.allowed = verdict.is_ok();
+                        match verdict {
+                            Ok(()) => out.push(line),
+                            Err(reason) => {
+                                let (op, index) = (*op, index.clone());
+                                self.deny(op, index, None, reason);
+                            }
+                        }
+                        if has_source {
+                            self.expect_payload = true;
+                        } else {
+                            self.count_item();
+                        }
+                        return Ok(());
+                    }
+                }
                 let a = ndjson::bulk_action(text, self.template.default_index.as_deref(), self.now_ms)?;
                 let op = a.op.as_str();
                 let verdict = match &self.memo {
@@ -193,6 +223,7 @@ impl ItemsBody {
                     }
                 };
                 self.allowed = verdict.is_ok();
+                self.last_action = if a.id.is_none() { Some((line.clone(), a.op.has_source(), op, a.index.render(), verdict.clone())) } else { None };
                 match verdict {
                     Ok(()) => out.push(line),
                     Err(reason) => self.deny(op, a.index.render(), a.id, reason),
@@ -271,6 +302,7 @@ impl ItemsBody {
             self.line(l, &mut out).map_err(Failure::Refused)?;
         }
         self.queue.extend(merge(&chunk, out));
+        self.publish();
         Ok(())
     }
 
@@ -295,6 +327,7 @@ impl ItemsBody {
             self.line(last, &mut out).map_err(Failure::Refused)?;
             self.queue.extend(out);
         }
+        self.publish();
         if self.expect_payload {
             let what = if self.kind == BodyKind::Bulk { "bulk item has no source line" } else { "msearch header has no body line" };
             return Err(Failure::Refused(Refusal::parse(format!("the last {what}"))));
