@@ -114,63 +114,207 @@ impl Record {
 
     /// The event as one JSON line (ECS names where they exist).
     pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024);
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Writes the event straight into `out` (no intermediate tree: this runs for every request).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
         let success = matches!(self.outcome, Outcome::Allowed | Outcome::Narrowed | Outcome::ShadowDenied) && self.status < 400;
-        let trace_id = self.traceparent.as_deref().and_then(|t| t.split('-').nth(1)).map(str::to_string);
-        let mut v = json!({
-            "@timestamp": rfc3339(self.at_ms),
-            "event": {"kind": "event", "category": ["web"], "type": ["access"], "dataset": "sluice.audit",
-                      "action": self.api.unwrap_or("unknown"), "outcome": if success { "success" } else { "failure" },
-                      "reason": self.reason, "duration": self.duration_us * 1000},
-            "http": {"request": {"id": self.request_id, "method": self.method, "body": {"bytes": self.bytes_in}},
-                     "response": {"status_code": self.status, "body": {"bytes": self.bytes_out}}},
-            "url": {"path": self.path, "query": self.query},
-            "source": {"ip": self.source_ip, "port": self.source_port},
-            "sluice": {
-                "outcome": self.outcome.as_str(),
-                "decision": self.decision,
-                "api": self.api,
-                "privileges": {"cluster": self.cluster_privilege},
-                "targets": {"requested": self.targets, "forwarded": self.forwarded},
-                "grants": self.grants,
-                "table_version": self.table_version,
-                "durations_us": {"total": self.duration_us, "decision": self.decision_us, "upstream": self.upstream_us},
-                "node": self.node,
-                "opaque_id": self.opaque_id,
-                "traceparent": self.traceparent,
-            },
-        });
-        if let Some(t) = trace_id {
-            v["trace"] = json!({"id": t});
+        let mut j = json_out::J::new(out);
+        j.open(None);
+        j.str("@timestamp", &rfc3339(self.at_ms));
+        j.open(Some("event"));
+        j.raw("kind", "\"event\"");
+        j.raw("category", "[\"web\"]");
+        j.raw("type", "[\"access\"]");
+        j.raw("dataset", "\"sluice.audit\"");
+        j.str("action", self.api.unwrap_or("unknown"));
+        j.str("outcome", if success { "success" } else { "failure" });
+        j.opt_str("reason", self.reason.as_deref());
+        j.num("duration", self.duration_us * 1000);
+        j.close();
+        j.open(Some("http"));
+        j.open(Some("request"));
+        j.str("id", &self.request_id);
+        j.str("method", &self.method);
+        if let Some(b) = self.bytes_in {
+            j.open(Some("body"));
+            j.num("bytes", b);
+            j.close();
+        }
+        j.close();
+        j.open(Some("response"));
+        j.num("status_code", u64::from(self.status));
+        j.open(Some("body"));
+        j.num("bytes", self.bytes_out);
+        j.close();
+        j.close();
+        j.close();
+        j.open(Some("url"));
+        j.str("path", &self.path);
+        j.opt_str("query", self.query.as_deref());
+        j.close();
+        if let Some(ip) = &self.source_ip {
+            j.open(Some("source"));
+            j.str("ip", ip);
+            if let Some(p) = self.source_port {
+                j.num("port", u64::from(p));
+            }
+            j.close();
+        }
+        if let Some(t) = self.traceparent.as_deref().and_then(|t| t.split('-').nth(1)) {
+            j.open(Some("trace"));
+            j.str("id", t);
+            j.close();
         }
         if let Some(p) = &self.principal {
-            v["user"] = json!({"name": p.user, "roles": p.groups});
-            v["sluice"]["authentication"] = json!({"scheme": p.scheme.as_str(), "api_key_id": if p.scheme == crate::authn::Scheme::ApiKey { p.credential_id.clone() } else { None }});
+            j.open(Some("user"));
+            j.str("name", &p.user);
+            j.open_array("roles");
+            for g in &p.groups {
+                j.item_str(g);
+            }
+            j.close_array();
+            j.close();
         }
-        if let Some(f) = &self.authn_failure {
-            v["sluice"]["authentication"] = json!({"failure": f});
+        j.open(Some("sluice"));
+        j.str("outcome", self.outcome.as_str());
+        j.opt_str("decision", self.decision);
+        j.opt_str("api", self.api);
+        if let Some(p) = &self.principal {
+            j.open(Some("authentication"));
+            j.str("scheme", p.scheme.as_str());
+            if p.scheme == crate::authn::Scheme::ApiKey {
+                j.opt_str("api_key_id", p.credential_id.as_deref());
+            }
+            j.close();
+        } else if let Some(f) = &self.authn_failure {
+            j.open(Some("authentication"));
+            j.str("failure", f);
+            j.close();
         }
         if self.ignored_proxy_header {
-            v["sluice"]["ignored_proxy_header"] = json!(true);
+            j.raw("ignored_proxy_header", "true");
         }
+        if let Some(cp) = self.cluster_privilege {
+            j.open(Some("privileges"));
+            j.str("cluster", cp);
+            j.close();
+        }
+        j.open(Some("targets"));
+        j.open_array("requested");
+        for t in &self.targets {
+            j.item_json(&serde_json::to_string(t).unwrap_or_default());
+        }
+        j.close_array();
+        j.opt_str("forwarded", self.forwarded.as_deref());
+        j.close();
+        j.open_array("grants");
+        for g in &self.grants {
+            j.item_json(&serde_json::to_string(g).unwrap_or_default());
+        }
+        j.close_array();
+        if let Some(v) = self.table_version {
+            j.num("table_version", v);
+        }
+        j.open(Some("durations_us"));
+        j.num("total", self.duration_us);
+        if let Some(d) = self.decision_us {
+            j.num("decision", d);
+        }
+        if let Some(u) = self.upstream_us {
+            j.num("upstream", u);
+        }
+        j.close();
+        j.opt_str("node", self.node.as_deref());
+        j.opt_str("opaque_id", self.opaque_id.as_deref());
+        j.opt_str("traceparent", self.traceparent.as_deref());
         if let Some(i) = &self.items {
-            v["sluice"]["items"] = json!(i);
+            j.raw("items", &serde_json::to_string(i).unwrap_or_default());
         }
-        if let Some(h) = &self.body_sha256 {
-            v["sluice"]["body_sha256"] = json!(h);
-        }
-        strip_nulls(&mut v);
-        serde_json::to_vec(&v).unwrap_or_default()
+        j.opt_str("body_sha256", self.body_sha256.as_deref());
+        j.close();
+        j.close();
     }
 }
 
-/// Removes null fields so events stay small and readable.
-fn strip_nulls(v: &mut Value) {
-    if let Value::Object(m) = v {
-        m.retain(|_, x| !x.is_null());
-        for x in m.values_mut() {
-            strip_nulls(x);
+/// A minimal JSON writer for audit lines: objects, arrays, escaped strings, numbers.
+mod json_out {
+    pub struct J<'a> {
+        out: &'a mut Vec<u8>,
+        /// Per open object/array: whether nothing was written in it yet.
+        first: Vec<bool>,
+    }
+
+    impl<'a> J<'a> {
+        pub fn new(out: &'a mut Vec<u8>) -> Self {
+            Self { out, first: Vec::with_capacity(8) }
         }
-        m.retain(|_, x| !matches!(x, Value::Object(o) if o.is_empty()));
+        fn comma(&mut self) {
+            if let Some(f) = self.first.last_mut() {
+                if !*f {
+                    self.out.push(b',');
+                }
+                *f = false;
+            }
+        }
+        fn string(&mut self, s: &str) {
+            let _ = serde_json::to_writer(&mut *self.out, s);
+        }
+        fn key(&mut self, k: &str) {
+            self.comma();
+            self.string(k);
+            self.out.push(b':');
+        }
+        pub fn open(&mut self, key: Option<&str>) {
+            match key {
+                Some(k) => self.key(k),
+                None => self.comma(),
+            }
+            self.out.push(b'{');
+            self.first.push(true);
+        }
+        pub fn close(&mut self) {
+            self.out.push(b'}');
+            self.first.pop();
+        }
+        pub fn open_array(&mut self, key: &str) {
+            self.key(key);
+            self.out.push(b'[');
+            self.first.push(true);
+        }
+        pub fn close_array(&mut self) {
+            self.out.push(b']');
+            self.first.pop();
+        }
+        pub fn str(&mut self, k: &str, v: &str) {
+            self.key(k);
+            self.string(v);
+        }
+        pub fn opt_str(&mut self, k: &str, v: Option<&str>) {
+            if let Some(v) = v {
+                self.str(k, v);
+            }
+        }
+        pub fn num(&mut self, k: &str, v: u64) {
+            self.key(k);
+            self.out.extend_from_slice(v.to_string().as_bytes());
+        }
+        /// A value already serialised as JSON.
+        pub fn raw(&mut self, k: &str, json: &str) {
+            self.key(k);
+            self.out.extend_from_slice(json.as_bytes());
+        }
+        pub fn item_str(&mut self, v: &str) {
+            self.comma();
+            self.string(v);
+        }
+        pub fn item_json(&mut self, json: &str) {
+            self.comma();
+            self.out.extend_from_slice(json.as_bytes());
+        }
     }
 }
 
