@@ -183,6 +183,9 @@ impl Shared {
                 // The request head is decided first, then each item as it streams.
                 let decision = decide_now(self, &c, &mut parts, ctx)?;
                 parts.headers.remove(header::CONTENT_LENGTH);
+                // Denied items are put back into the response as it streams: it must come
+                // uncompressed (a client asking for gzip gets identity, which HTTP allows).
+                parts.headers.remove(header::ACCEPT_ENCODING);
                 // A compressed body is decompressed as it streams and forwarded decompressed.
                 let decoder = items::Decoder::for_encoding(encoding.as_deref()).map_err(|e| Failure::Refused(classify::Refusal::bad(e)))?;
                 if decoder.is_some() {
