@@ -170,3 +170,29 @@ async fn reject_mode_refuses_the_whole_request_when_any_item_is_denied() {
     assert_eq!(c.fetch(client::req("POST", sluice.addr, "/_bulk", full(ok))).await.status, 200);
     assert_eq!(node.last().body, ok.as_bytes());
 }
+
+#[tokio::test]
+async fn mget_docs_are_decided_one_by_one_and_answered_in_place() {
+    let (node, sluice) = start("").await;
+    let body = r#"{"docs":[{"_index":"logs-1","_id":"1"},{"_index":"secret","_id":"2"},{"_id":"3"}]}"#;
+    let mut c = Sender::h1(sluice.addr).await;
+    let r = http::Request::post(format!("http://{}/logs-2/_mget", sluice.addr)).header("content-type", "application/json").body(full(body)).unwrap();
+    let got = c.fetch(r).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let docs = got.json()["docs"].as_array().unwrap().clone();
+    assert_eq!(docs.len(), 3);
+    assert_eq!((docs[0]["_id"].as_str(), docs[2]["_id"].as_str()), (Some("1"), Some("3")));
+    assert_eq!(docs[1]["_index"], "secret");
+    assert_eq!(docs[1]["_id"], "2");
+    assert_eq!(docs[1]["error"]["type"], "security_exception");
+    let sent: Value = serde_json::from_slice(&node.last().body).unwrap();
+    assert_eq!(sent, json!({"docs": [{"_index": "logs-1", "_id": "1"}, {"_id": "3"}]}));
+    let before = node.count();
+    let r = http::Request::post(format!("http://{}/_mget", sluice.addr))
+        .header("content-type", "application/json")
+        .body(full(r#"{"docs":[{"_index":"secret","_id":"9"}]}"#))
+        .unwrap();
+    let got = c.fetch(r).await;
+    assert_eq!(got.json()["docs"][0]["error"]["type"], "security_exception");
+    assert_eq!(node.count(), before, "an all-denied mget is answered by Sluice");
+}

@@ -79,6 +79,12 @@ pub struct Observe {
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
 
+/// What deciding `_mget` docs one by one did to the body.
+enum DocsOutcome {
+    AllDenied,
+    Filtered(bytes::Bytes),
+}
+
 /// What the phases learn about a request, for the audit record and the metrics.
 struct Ctx {
     rec: Option<Box<Record>>,
@@ -201,7 +207,18 @@ impl Shared {
                 }
             }
             None => {
-                let body = self.inspect(&mut c, body, encoding.as_deref(), now, ctx).await?;
+                let mut body = self.inspect(&mut c, body, encoding.as_deref(), now, ctx).await?;
+                if s.per_item && matches!(c.api, "mget" | "mtermvectors") && encoding.is_none() {
+                    match self.per_doc(&mut c, &body, &principal, now, &items) {
+                        Some(DocsOutcome::AllDenied) => return Ok(self.answer_all_denied_as(rewrite::Shape::Docs, &items, ctx)),
+                        Some(DocsOutcome::Filtered(b)) => {
+                            parts.headers.insert(header::CONTENT_LENGTH, http::HeaderValue::from(b.len()));
+                            parts.headers.remove(header::ACCEPT_ENCODING);
+                            body = ReqBody::Full(Some(b));
+                        }
+                        None => {}
+                    }
+                }
                 (body, decide_now(self, &c, &mut parts, ctx)?)
             }
         };
@@ -223,13 +240,18 @@ impl Shared {
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
                 let mut body = ResBody::Upstream(body);
-                if let Some(kind) = per_item {
+                let denied = items.lock().map(|l| !l.denied.is_empty()).unwrap_or(false);
+                let shape = match per_item {
+                    Some(BodyKind::Bulk) => Some(rewrite::Shape::Bulk),
+                    Some(_) => Some(rewrite::Shape::Msearch),
+                    None if denied => Some(rewrite::Shape::Docs),
+                    None => None,
+                };
+                if let Some(shape) = shape {
                     self.record_items(&items, ctx);
-                    let denied = items.lock().map(|l| !l.denied.is_empty()).unwrap_or(false);
                     if denied {
                         parts.headers.remove(header::CONTENT_LENGTH);
                         ctx.outcome = Outcome::Allowed;
-                        let shape = if kind == BodyKind::Bulk { rewrite::Shape::Bulk } else { rewrite::Shape::Msearch };
                         body = ResBody::Boxed(rewrite::Rewrite::new(body, shape, &items).boxed_unsync());
                     }
                 }
@@ -338,9 +360,61 @@ impl Shared {
     }
 
     fn answer_all_denied(&self, kind: BodyKind, items: &items::SharedLog, ctx: &mut Ctx) -> Response<ResBody> {
+        let shape = if kind == BodyKind::Bulk { rewrite::Shape::Bulk } else { rewrite::Shape::Msearch };
+        self.answer_all_denied_as(shape, items, ctx)
+    }
+
+    /// `_mget` / `_mtermvectors` decided doc by doc: denied docs are taken out of the body (and
+    /// put back into the response as error docs); `None` when nothing is denied or the body has
+    /// no `docs` list (then the request is decided whole).
+    fn per_doc(&self, c: &mut Classification, body: &ReqBody, p: &Principal, now: i64, items: &items::SharedLog) -> Option<DocsOutcome> {
+        let ReqBody::Full(Some(raw)) = body else { return None };
+        let mut v: serde_json::Value = serde_json::from_slice(raw).ok()?;
+        let docs = v.get_mut("docs")?.as_array_mut()?;
+        let default = c.targets.iter().find(|t| t.source == "path:{index}").map(|t| t.index.render());
+        let check = self.item_check(p, now);
+        let mut kept = Vec::with_capacity(docs.len());
+        let mut denied = Vec::new();
+        for (pos, doc) in docs.drain(..).enumerate() {
+            let name = doc.get("_index").and_then(|i| i.as_str()).map(str::to_string).or_else(|| default.clone());
+            let Some(name) = name else {
+                kept.push(doc);
+                continue;
+            };
+            let mut one = Classification::scratch();
+            one.api = c.api;
+            one.route = c.route;
+            let index = classify::expr::parse(&name, classify::Arity::One, now).ok()?.pop()?;
+            one.targets.push(classify::Target { index, privileges: &[crate::privilege::IndexPriv::Read], source: "body:docs".into() });
+            match check(&one) {
+                Ok(_) => kept.push(doc),
+                Err(reason) => {
+                    let id = doc.get("_id").map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string));
+                    denied.push(items::DeniedItem { pos, op: "get", index: name, id, reason });
+                }
+            }
+        }
+        let total = kept.len() + denied.len();
+        let all_denied = kept.is_empty() && !denied.is_empty();
+        *docs = kept;
+        if denied.is_empty() {
+            return None;
+        }
+        if let Ok(mut l) = items.lock() {
+            l.total = total;
+            l.denied = denied;
+        }
+        // The docs were decided one by one; the request itself needs only a live grant.
+        c.targets.clear();
+        if all_denied {
+            return Some(DocsOutcome::AllDenied);
+        }
+        serde_json::to_vec(&v).ok().map(|b| DocsOutcome::Filtered(bytes::Bytes::from(b)))
+    }
+
+    fn answer_all_denied_as(&self, shape: rewrite::Shape, items: &items::SharedLog, ctx: &mut Ctx) -> Response<ResBody> {
         self.record_items(items, ctx);
         ctx.outcome = Outcome::Denied;
-        let shape = if kind == BodyKind::Bulk { rewrite::Shape::Bulk } else { rewrite::Shape::Msearch };
         let denied = items.lock().map(|l| l.denied.clone()).unwrap_or_default();
         respond::json(http::StatusCode::OK, rewrite::all_denied(shape, &denied))
     }

@@ -17,6 +17,8 @@ use crate::body::{BodyError, ResBody};
 pub enum Shape {
     Bulk,
     Msearch,
+    /// `_mget` / `_mtermvectors`: error docs in `docs`.
+    Docs,
 }
 
 /// One denied item as Elasticsearch's security reports it in a multi-item response.
@@ -25,6 +27,7 @@ pub fn render(shape: Shape, d: &DeniedItem) -> String {
     match shape {
         Shape::Bulk => json!({ d.op: {"_index": d.index, "_id": d.id, "status": 403, "error": error} }).to_string(),
         Shape::Msearch => json!({"error": error, "status": 403}).to_string(),
+        Shape::Docs => json!({"_index": d.index, "_id": d.id, "error": error}).to_string(),
     }
 }
 
@@ -34,6 +37,7 @@ pub fn all_denied(shape: Shape, denied: &[DeniedItem]) -> String {
     match shape {
         Shape::Bulk => format!(r#"{{"took":0,"errors":true,"items":[{}]}}"#, items.join(",")),
         Shape::Msearch => format!(r#"{{"took":0,"responses":[{}]}}"#, items.join(",")),
+        Shape::Docs => format!(r#"{{"docs":[{}]}}"#, items.join(",")),
     }
 }
 
@@ -88,6 +92,7 @@ impl Rewrite {
         match self.shape {
             Shape::Bulk => b"items",
             Shape::Msearch => b"responses",
+            Shape::Docs => b"docs",
         }
     }
 
