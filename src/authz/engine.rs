@@ -104,21 +104,31 @@ impl Authorizer {
 
     /// Compiles validated grants and swaps them in. Grants already compiled are reused.
     pub fn install(&self, version: u64, grants: &[Grant]) -> Result<(), String> {
-        let old = self.snapshot();
-        let mut compiled = Vec::with_capacity(grants.len());
-        for g in grants {
-            match old.by_id(&g.doc.id).filter(|c| c.doc == g.doc) {
-                Some(c) => compiled.push(c.clone()),
-                None => compiled.push(Arc::new(compile_grant(g)?)),
+        let compiled = {
+            let old = self.snapshot();
+            let mut compiled = Vec::with_capacity(grants.len());
+            for g in grants {
+                match old.by_id(&g.doc.id).filter(|c| c.doc == g.doc) {
+                    Some(c) => compiled.push(c.clone()),
+                    None => compiled.push(Arc::new(compile_grant(g)?)),
+                }
             }
-        }
+            compiled
+        };
         self.swap(version, compiled);
         Ok(())
     }
 
     /// Installs already compiled grants.
     pub fn swap(&self, version: u64, compiled: Vec<Arc<CompiledGrant>>) {
-        self.snapshot.store(Arc::new(Snapshot::build(version, compiled)));
+        let old = self.snapshot.swap(Arc::new(Snapshot::build(version, compiled)));
+        // The old table is freed here, by the thread that changed it, not by whichever request
+        // happened to hold it last (freeing a large table takes milliseconds).
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while Arc::strong_count(&old) > 1 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        drop(old);
     }
 
     /// The table as a document (what `GET /_sluice/grants` and the state file hold).

@@ -50,6 +50,8 @@ impl std::fmt::Display for NodeAddr {
 
 pub struct Node {
     pub addr: NodeAddr,
+    /// The node's URL, shared (metrics labels, audit records).
+    pub name: std::sync::Arc<str>,
     pub idle: Mutex<Vec<Upstream>>,
     /// Milliseconds since the pool's epoch before which the node is skipped.
     down_until: AtomicU64,
@@ -58,7 +60,8 @@ pub struct Node {
 
 impl Node {
     pub fn new(addr: NodeAddr) -> Self {
-        Self { addr, idle: Mutex::new(Vec::new()), down_until: AtomicU64::new(0), failures: AtomicU32::new(0) }
+        let name = addr.to_string().into();
+        Self { addr, name, idle: Mutex::new(Vec::new()), down_until: AtomicU64::new(0), failures: AtomicU32::new(0) }
     }
 
     pub fn is_healthy(&self, now_ms: u64) -> bool {

@@ -75,12 +75,12 @@ impl Pool {
     }
 
     /// Sends a request to a node and returns its response with a streaming body.
-    pub async fn send(&self, req: Request<ReqBody>) -> Result<(Response<PooledBody>, String), ForwardError> {
+    pub async fn send(&self, req: Request<ReqBody>) -> Result<(Response<PooledBody>, Arc<str>), ForwardError> {
         let mut req = req;
         let mut last = ForwardError::NoNode;
         for node in self.order() {
             match self.attempt(node, req).await {
-                Ok(res) => return Ok((res, node.addr.to_string())),
+                Ok(res) => return Ok((res, node.name.clone())),
                 Err(Attempt::Failed(e)) => return Err(e),
                 Err(Attempt::Unsent(r, e)) => {
                     req = r;

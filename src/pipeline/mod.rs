@@ -89,7 +89,7 @@ enum DocsOutcome {
 struct Ctx {
     rec: Option<Box<Record>>,
     outcome: Outcome,
-    node: Option<String>,
+    node: Option<Arc<str>>,
     /// Targets a denial named (for the audit record).
     denied: Vec<String>,
 }
@@ -133,7 +133,7 @@ impl Handler for Pipeline {
         if let Some(r) = ctx.rec.as_deref_mut() {
             r.status = res.status().as_u16();
             r.outcome = ctx.outcome;
-            r.node = ctx.node.take();
+            r.node = ctx.node.take().map(|n| n.to_string());
         }
         let (parts, body) = res.into_parts();
         let body = audit_body::Metered::new(body, ctx.rec, started, sh.observe.clone());
