@@ -61,6 +61,8 @@ pub struct Rewrite {
     skip: usize,
     expect_value: bool,
     finished: bool,
+    /// `"errors": false` becomes true only when an item was denied.
+    any_denied: bool,
 }
 
 impl Rewrite {
@@ -69,7 +71,9 @@ impl Rewrite {
         denied.sort_by_key(|d| d.pos);
         let mut it = denied.into_iter();
         let next = it.next();
+        let any_denied = next.is_some();
         Self {
+            any_denied,
             inner,
             shape,
             denied: it,
@@ -164,7 +168,7 @@ impl Rewrite {
                 }
                 b':' if self.depth == 1 => self.expect_value = true,
                 b',' if self.depth == 1 => self.expect_value = false,
-                b'f' if self.depth == 1 && self.expect_value && self.shape == Shape::Bulk && self.last_key == b"errors" => {
+                b'f' if self.any_denied && self.depth == 1 && self.expect_value && self.shape == Shape::Bulk && self.last_key == b"errors" => {
                     out.extend_from_slice(b"true");
                     self.skip = 4;
                     self.expect_value = false;
@@ -262,5 +266,48 @@ mod tests {
         let r = v["responses"].as_array().unwrap();
         assert_eq!((r.len(), r[1]["status"].as_u64()), (3, Some(403)));
         assert!(r[0]["hits"].is_object() && r[2]["hits"].is_object());
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::{Arc, Mutex};
+
+    proptest! {
+        /// Whatever the split and wherever the denials, every item ends up at its position.
+        #[test]
+        fn items_land_in_place(node_items in 0usize..12, denied_mask in proptest::collection::vec(any::<bool>(), 0..24), split in 1usize..64) {
+            let total = node_items + denied_mask.iter().filter(|d| **d).count();
+            // Positions of denied items among `total`: take the first `denied` set bits in order.
+            let mut denied = Vec::new();
+            let mut left = node_items;
+            let mut pos = 0;
+            for d in &denied_mask {
+                if *d {
+                    denied.push(DeniedItem { pos, op: "index", index: "secret".into(), id: Some(format!("d{pos}")), reason: "no".into() });
+                    pos += 1;
+                } else if left > 0 {
+                    left -= 1;
+                    pos += 1;
+                }
+            }
+            let items: Vec<String> = (0..node_items).map(|i| format!(r#"{{"index":{{"_index":"ok","_id":"n{i}","status":201,"x":"]}},["}}}}"#)).collect();
+            let body = format!(r#"{{"took":1,"errors":false,"items":[{}]}}"#, items.join(","));
+            let log = Arc::new(Mutex::new(super::super::items::ItemLog { total, denied: denied.clone() }));
+            let mut r = Rewrite::new(ResBody::empty(), Shape::Bulk, &log);
+            let mut out = Vec::new();
+            for c in body.as_bytes().chunks(split) {
+                out.extend_from_slice(&r.process(c));
+            }
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            let got = v["items"].as_array().unwrap();
+            prop_assert_eq!(got.len(), node_items + denied.len());
+            for d in &denied {
+                prop_assert_eq!(&got[d.pos]["index"]["_id"], &serde_json::json!(format!("d{}", d.pos)));
+            }
+            prop_assert_eq!(v["errors"].as_bool(), Some(!denied.is_empty()));
+        }
     }
 }
