@@ -131,19 +131,34 @@ async fn the_binary_serves_and_drains_on_sigterm() {
         .env("SLUICE_LOG_FORMAT", "json")
         .env("SLUICE_AUTHN_ANONYMOUS_USER", "anonymous")
         .env("SLUICE_GRANTS_STATE_FILE", &state)
+        .env("SLUICE_ADMIN_TOKEN", "admin-token-0123456789")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let guard = KillOnDrop(child.id());
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
+    let (addr, admin) = loop {
         let line = lines.next().expect("sluice exited before serving").unwrap();
         if line.contains("sluice serving") {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            let proxy = v["fields"]["proxy"].as_str().unwrap();
-            break proxy.trim_start_matches("Some(").trim_end_matches(')').parse::<std::net::SocketAddr>().unwrap();
+            let field = |k: &str| v["fields"][k].as_str().unwrap().trim_start_matches("Some(").trim_end_matches(')').parse::<std::net::SocketAddr>().unwrap();
+            break (field("proxy"), field("admin"));
         }
     };
+    // The log level changes at runtime through the admin API.
+    let mut a = Sender::h1(admin).await;
+    let r = http::Request::put(format!("http://{admin}/_sluice/log_level"))
+        .header("authorization", "Bearer admin-token-0123456789")
+        .body(support::client::full(r#"{"level":"debug"}"#))
+        .unwrap();
+    let got = a.fetch(r).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let r = http::Request::put(format!("http://{admin}/_sluice/log_level"))
+        .header("authorization", "Bearer admin-token-0123456789")
+        .body(support::client::full(r#"{"level":"no such=level=x"}"#))
+        .unwrap();
+    assert_eq!(a.fetch(r).await.status, 400);
+    drop(a);
     let mut c = Sender::h1(addr).await;
     assert_eq!(c.fetch(req("GET", addr, "/", empty())).await.status, 200);
     assert_eq!(node.count(), 1);
