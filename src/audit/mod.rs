@@ -44,15 +44,15 @@ pub struct ItemsRecord {
 /// Everything known about one request when it ends.
 #[derive(Clone, Debug)]
 pub struct Record {
-    pub request_id: String,
+    /// A per-process sequence number; the request id is `<at_ms hex>-<seq hex>`.
+    pub seq: u64,
     pub at_ms: i64,
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub source_ip: Option<String>,
-    pub source_port: Option<u16>,
-    pub opaque_id: Option<String>,
-    pub traceparent: Option<String>,
+    /// Method, path and query as received (cheap clones; rendered on the writer thread).
+    pub method: http::Method,
+    pub uri: http::Uri,
+    pub source: Option<std::net::SocketAddr>,
+    pub opaque_id: Option<http::HeaderValue>,
+    pub traceparent: Option<http::HeaderValue>,
     pub principal: Option<Principal>,
     pub authn_failure: Option<String>,
     pub ignored_proxy_header: bool,
@@ -62,7 +62,8 @@ pub struct Record {
     pub forwarded: Option<String>,
     pub decision: Option<&'static str>,
     pub reason: Option<String>,
-    pub grants: Vec<GrantRecord>,
+    /// The grants that allowed the request (id, reason and expiry are rendered from them).
+    pub grants: Vec<std::sync::Arc<crate::authz::snapshot::CompiledGrant>>,
     pub items: Option<ItemsRecord>,
     pub table_version: Option<u64>,
     pub status: u16,
@@ -77,15 +78,13 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(request_id: String, at_ms: i64, method: &str, path: &str, query: Option<&str>) -> Self {
+    pub fn new(seq: u64, at_ms: i64, method: http::Method, uri: http::Uri) -> Self {
         Self {
-            request_id,
+            seq,
             at_ms,
-            method: method.to_string(),
-            path: path.to_string(),
-            query: query.map(str::to_string),
-            source_ip: None,
-            source_port: None,
+            method,
+            uri,
+            source: None,
             opaque_id: None,
             traceparent: None,
             principal: None,
@@ -110,6 +109,10 @@ impl Record {
             outcome: Outcome::Failed,
             body_sha256: None,
         }
+    }
+
+    pub fn request_id(&self) -> String {
+        format!("{:x}-{:x}", self.at_ms, self.seq)
     }
 
     /// The event as one JSON line (ECS names where they exist).
@@ -137,8 +140,8 @@ impl Record {
         j.close();
         j.open(Some("http"));
         j.open(Some("request"));
-        j.str("id", &self.request_id);
-        j.str("method", &self.method);
+        j.str("id", &self.request_id());
+        j.str("method", self.method.as_str());
         if let Some(b) = self.bytes_in {
             j.open(Some("body"));
             j.num("bytes", b);
@@ -153,18 +156,18 @@ impl Record {
         j.close();
         j.close();
         j.open(Some("url"));
-        j.str("path", &self.path);
-        j.opt_str("query", self.query.as_deref());
+        j.str("path", self.uri.path());
+        j.opt_str("query", self.uri.query());
         j.close();
-        if let Some(ip) = &self.source_ip {
+        if let Some(a) = &self.source {
             j.open(Some("source"));
-            j.str("ip", ip);
-            if let Some(p) = self.source_port {
-                j.num("port", u64::from(p));
-            }
+            j.str("ip", &a.ip().to_string());
+            j.num("port", u64::from(a.port()));
             j.close();
         }
-        if let Some(t) = self.traceparent.as_deref().and_then(|t| t.split('-').nth(1)) {
+        let header = |h: &Option<http::HeaderValue>| h.as_ref().and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect::<String>());
+        let (opaque_id, traceparent) = (header(&self.opaque_id), header(&self.traceparent));
+        if let Some(t) = traceparent.as_deref().and_then(|t| t.split('-').nth(1)) {
             j.open(Some("trace"));
             j.str("id", t);
             j.close();
@@ -213,7 +216,8 @@ impl Record {
         j.close();
         j.open_array("grants");
         for g in &self.grants {
-            j.item_json(&serde_json::to_string(g).unwrap_or_default());
+            let r = GrantRecord { id: g.doc.id.clone(), reason: g.doc.reason.clone(), expires_at: g.doc.expires_at.clone() };
+            j.item_json(&serde_json::to_string(&r).unwrap_or_default());
         }
         j.close_array();
         if let Some(v) = self.table_version {
@@ -229,8 +233,8 @@ impl Record {
         }
         j.close();
         j.opt_str("node", self.node.as_deref());
-        j.opt_str("opaque_id", self.opaque_id.as_deref());
-        j.opt_str("traceparent", self.traceparent.as_deref());
+        j.opt_str("opaque_id", opaque_id.as_deref());
+        j.opt_str("traceparent", traceparent.as_deref());
         if let Some(i) = &self.items {
             j.raw("items", &serde_json::to_string(i).unwrap_or_default());
         }

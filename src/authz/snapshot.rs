@@ -29,6 +29,12 @@ pub struct CompiledGrant {
     pub remote: Vec<CompiledPerm>,
 }
 
+impl std::fmt::Debug for CompiledGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledGrant").field("id", &self.doc.id).field("expires", &self.expires).finish()
+    }
+}
+
 impl CompiledGrant {
     pub fn live(&self, now_ms: i64) -> bool {
         self.not_before <= now_ms && now_ms < self.expires

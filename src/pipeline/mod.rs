@@ -555,12 +555,7 @@ impl Shared {
                 if r.decision.is_none() {
                     r.decision = Some(if d.narrowed.is_some() { "narrow" } else { "allow" });
                 }
-                r.grants = d
-                    .grants
-                    .iter()
-                    .filter_map(|id| snap.by_id(id))
-                    .map(|g| crate::audit::GrantRecord { id: g.doc.id.clone(), reason: g.doc.reason.clone(), expires_at: g.doc.expires_at.clone() })
-                    .collect();
+                r.grants = d.grants.iter().filter_map(|id| snap.by_id(id)).cloned().collect();
             }
             Some(d) => {
                 r.decision.get_or_insert("shadow_deny");
@@ -583,13 +578,11 @@ fn outcome_of(f: &Failure) -> Outcome {
 /// The start of a request's audit record: who connected, what they asked, their correlation ids.
 fn record_for(req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> Record {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let id = format!("{:x}-{:x}", now, NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut r = Record::new(id, now, req.method().as_str(), req.uri().path(), req.uri().query());
-    r.source_ip = Some(conn.peer.ip().to_string());
-    r.source_port = Some(conn.peer.port());
+    let mut r = Record::new(NEXT.fetch_add(1, Ordering::Relaxed), now, req.method().clone(), req.uri().clone());
+    r.source = Some(conn.peer);
     let h = req.headers();
-    r.opaque_id = h.get("x-opaque-id").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect());
-    r.traceparent = h.get("traceparent").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(128).collect());
+    r.opaque_id = h.get("x-opaque-id").cloned();
+    r.traceparent = h.get("traceparent").cloned();
     r
 }
 
