@@ -58,7 +58,8 @@ pub struct Record {
     pub ignored_proxy_header: bool,
     pub api: Option<&'static str>,
     pub cluster_privilege: Option<&'static str>,
-    pub targets: Vec<TargetRecord>,
+    /// The targets as classified (rendered on the writer thread).
+    pub targets: Vec<crate::classify::Target>,
     pub forwarded: Option<String>,
     pub decision: Option<&'static str>,
     pub reason: Option<String>,
@@ -209,15 +210,15 @@ impl Record {
         j.open(Some("targets"));
         j.open_array("requested");
         for t in &self.targets {
-            j.item_json(&serde_json::to_string(t).unwrap_or_default());
+            let r = TargetRecord { name: t.index.render(), privileges: t.privileges.iter().map(|p| p.as_str()).collect(), source: t.source.to_string() };
+            j.item_ser(&r);
         }
         j.close_array();
         j.opt_str("forwarded", self.forwarded.as_deref());
         j.close();
         j.open_array("grants");
         for g in &self.grants {
-            let r = GrantRecord { id: g.doc.id.clone(), reason: g.doc.reason.clone(), expires_at: g.doc.expires_at.clone() };
-            j.item_json(&serde_json::to_string(&r).unwrap_or_default());
+            j.item_ser(&GrantRecord { id: g.doc.id.clone(), reason: g.doc.reason.clone(), expires_at: g.doc.expires_at.clone() });
         }
         j.close_array();
         if let Some(v) = self.table_version {
@@ -303,8 +304,14 @@ mod json_out {
             }
         }
         pub fn num(&mut self, k: &str, v: u64) {
+            use std::io::Write;
             self.key(k);
-            self.out.extend_from_slice(v.to_string().as_bytes());
+            let _ = write!(self.out, "{v}");
+        }
+        /// An array element serialised straight into the line.
+        pub fn item_ser<T: serde::Serialize>(&mut self, v: &T) {
+            self.comma();
+            let _ = serde_json::to_writer(&mut *self.out, v);
         }
         /// A value already serialised as JSON.
         pub fn raw(&mut self, k: &str, json: &str) {
@@ -314,10 +321,6 @@ mod json_out {
         pub fn item_str(&mut self, v: &str) {
             self.comma();
             self.string(v);
-        }
-        pub fn item_json(&mut self, json: &str) {
-            self.comma();
-            self.out.extend_from_slice(json.as_bytes());
         }
     }
 }
@@ -347,9 +350,9 @@ impl Audit {
     pub fn enabled(&self) -> bool {
         self.sink.is_some()
     }
-    pub fn record(&self, r: Record) {
+    pub fn record(&self, r: Box<Record>) {
         if let Some(s) = &self.sink {
-            s.record(Box::new(r));
+            s.record(r);
         }
     }
     pub fn admin(&self, at_ms: i64, admin: &str, action: &str, ok: bool, detail: Value) {

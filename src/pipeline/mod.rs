@@ -538,11 +538,7 @@ impl Shared {
         r.decision_us = Some(started.elapsed().as_micros() as u64);
         r.api = Some(c.api);
         r.cluster_privilege = c.cluster.map(|p| p.as_str());
-        r.targets = c
-            .targets
-            .iter()
-            .map(|t| crate::audit::TargetRecord { name: t.index.render(), privileges: t.privileges.iter().map(|p| p.as_str()).collect(), source: t.source.to_string() })
-            .collect();
+        r.targets = c.targets.clone();
         if c.whole_ndjson {
             let names = d.map_or(&denied_names, |d| &d.denied);
             let denied: Vec<serde_json::Value> = names.iter().map(|t| serde_json::json!({"target": t})).collect();
