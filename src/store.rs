@@ -56,12 +56,6 @@ impl Store {
         self.write(&state)
     }
 
-    /// Writes the state atomically; without a state file, keeps it in memory only.
-    pub fn save(&self, state: &State) -> Result<(), String> {
-        let _turn = self.write.lock().map_err(|_| "state writer poisoned".to_string())?;
-        self.write(state)
-    }
-
     fn write(&self, state: &State) -> Result<(), String> {
         let Some(path) = &self.path else { return Ok(()) };
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
@@ -92,7 +86,7 @@ mod tests {
         let store = Store::new(Some(dir.path().join("state.json")));
         assert_eq!(store.load().unwrap(), State::default());
         let s = State { api_keys: vec![], grants: Some(serde_json::json!({"version": 3, "grants": []})) };
-        store.save(&s).unwrap();
+        store.update(|st| *st = s.clone()).unwrap();
         assert_eq!(store.load().unwrap(), s);
         std::fs::write(dir.path().join("state.json"), b"{not json").unwrap();
         assert!(store.load().unwrap_err().contains("corrupt"));

@@ -42,13 +42,4 @@ impl Bindings {
     pub fn get(&self, id: &str) -> Option<Arc<Binding>> {
         self.map.get(id)
     }
-
-    pub fn len(&self) -> u64 {
-        self.map.run_pending_tasks();
-        self.map.entry_count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -56,9 +56,6 @@ impl DecisionCache {
     fn insert(&self, key: u64, check: u64, decision: Arc<Decision>) {
         self.slots[(key & self.mask) as usize].store(Some(Arc::new(Cached { key, check, decision })));
     }
-    fn len(&self) -> u64 {
-        self.slots.iter().filter(|s| s.load().is_some()).count() as u64
-    }
 }
 
 #[derive(Default, Debug)]
@@ -211,7 +208,4 @@ impl Authorizer {
         Ok(())
     }
 
-    pub fn cache_len(&self) -> u64 {
-        self.cache.as_ref().map_or(0, DecisionCache::len)
-    }
 }

@@ -80,12 +80,15 @@ pub struct Classification {
     /// The default index of NDJSON items (path `{index}` or `?index=`).
     #[serde(skip)]
     pub default_index: Option<String>,
-    /// An NDJSON body buffered whole so that every item is decided before forwarding.
-    #[serde(skip)]
-    pub whole_ndjson: bool,
 }
 
 impl Classification {
+    /// An NDJSON body (bulk, msearch) that is buffered whole, so that every item is decided
+    /// before anything is forwarded (`reject` mode): classification itself streams them.
+    pub fn whole_ndjson(&self) -> bool {
+        matches!(self.body, BodyPlan::Buffer(k) if is_ndjson(k))
+    }
+
     /// An empty classification to collect targets into (per-item checks).
     pub fn scratch() -> Self {
         Self {
@@ -97,7 +100,6 @@ impl Classification {
             body: BodyPlan::None,
             route: &routes_gen::ROUTES[0],
             default_index: None,
-            whole_ndjson: false,
         }
     }
 }
@@ -153,7 +155,6 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
         body: BodyPlan::None,
         route,
         default_index: None,
-        whole_ndjson: false,
     };
     let params = path_params(route, &target.segments)?;
     for (def, value) in &params {

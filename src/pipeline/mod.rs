@@ -162,10 +162,9 @@ impl Shared {
         let per_item = match c.body {
             BodyPlan::Stream(kind) if s.per_item => Some(kind),
             BodyPlan::Stream(kind) => {
-                // `reject` mode (and compressed NDJSON): the whole body is read, decompressed
-                // and every item decided before anything reaches the node.
+                // `reject` mode: the whole body is read, decompressed and every item decided
+                // before anything reaches the node.
                 c.body = BodyPlan::Buffer(kind);
-                c.whole_ndjson = true;
                 None
             }
             _ => None,
@@ -496,10 +495,10 @@ impl Shared {
         match c.body {
             BodyPlan::None => Ok(body),
             BodyPlan::Buffer(_) => {
-                let limit = if c.whole_ndjson { self.settings.max_body_size } else { s.max_buffered.min(self.settings.max_body_size) };
+                let limit = if c.whole_ndjson() { self.settings.max_body_size } else { s.max_buffered.min(self.settings.max_body_size) };
                 let raw = inspect::buffer(body, limit).await?;
                 let plain = inspect::decoded(&raw, encoding, s.max_decompressed)?;
-                if c.whole_ndjson {
+                if c.whole_ndjson() {
                     inspect::check_lines(&plain, s.max_line)?;
                 }
                 classify::inspect_body(c, &plain, now).map_err(Failure::Refused)?;
@@ -539,7 +538,7 @@ impl Shared {
         r.api = Some(c.api);
         r.cluster_privilege = c.cluster.map(|p| p.as_str());
         r.targets = c.targets.clone();
-        if c.whole_ndjson {
+        if c.whole_ndjson() {
             let names = d.map_or(&denied_names, |d| &d.denied);
             let denied: Vec<serde_json::Value> = names.iter().map(|t| serde_json::json!({"target": t})).collect();
             r.items = Some(crate::audit::ItemsRecord { total: c.targets.len(), denied: denied.len(), denied_items: denied });
