@@ -128,7 +128,7 @@ pub fn status(state: &AdminState) -> Response<ResBody> {
     let snap = state.authz.snapshot();
     let (live, next) = snap.status(now);
     let pending = snap.grants.iter().filter(|g| g.not_before > now).count();
-    let next_expiry = snap.grants.iter().filter(|g| g.live(now)).map(|g| g.expires).min();
+    let next_expiry = snap.next_expiry(now);
     ok_json(json!({
         "loaded": snap.loaded,
         "version": snap.version,

@@ -40,7 +40,7 @@ pub fn metrics(state: &AdminState) -> Response<ResBody> {
     let now = state.clock.now_ms();
     let snap = state.authz.snapshot();
     let (live, _) = snap.status(now);
-    let next_expiry = snap.grants.iter().filter(|g| g.live(now)).map(|g| g.expires).min();
+    let next_expiry = snap.next_expiry(now);
     t.head("sluice_grants_live", "gauge", "Grants live now.");
     t.line("sluice_grants_live", &[], live);
     t.head("sluice_grants_total", "gauge", "Grants in the table (live, pending and expired).");

@@ -49,10 +49,6 @@ pub struct ApiKeyStore {
     keys: RwLock<BTreeMap<String, ApiKey>>,
 }
 
-fn sha256_hex(s: &str) -> String {
-    super::cache::sha256_hex(s.as_bytes())
-}
-
 fn random_token(bytes: usize) -> Result<String, String> {
     let mut buf = vec![0u8; bytes];
     ring::rand::SystemRandom::new().fill(&mut buf).map_err(|_| "no randomness available".to_string())?;
@@ -77,7 +73,7 @@ impl ApiKeyStore {
             name: name.to_string(),
             owner: owner.to_string(),
             groups,
-            hash: sha256_hex(&secret),
+            hash: super::cache::sha256_hex(secret.as_bytes()),
             creation: now_ms,
             expiration,
             invalidated: false,
@@ -103,7 +99,7 @@ impl ApiKeyStore {
     pub fn verify(&self, id: &str, secret: &str, now_ms: i64) -> Result<Principal, AuthnError> {
         let bad = |d: &str| AuthnError::invalid(Scheme::ApiKey, d.to_string());
         let key = self.get(id).ok_or_else(|| bad("unknown API key"))?;
-        let given = sha256_hex(secret);
+        let given = super::cache::sha256_hex(secret.as_bytes());
         if !super::ct_eq(given.as_bytes(), key.hash.as_bytes()) {
             return Err(bad("wrong API key secret"));
         }

@@ -164,6 +164,11 @@ impl Snapshot {
         self.by_id.get(id).and_then(|i| self.grants.get(*i as usize))
     }
 
+    /// When the first live grant expires.
+    pub fn next_expiry(&self, now_ms: i64) -> Option<i64> {
+        self.grants.iter().filter(|g| g.live(now_ms)).map(|g| g.expires).min()
+    }
+
     /// Live grants, and the next moment (after `now`) when any grant starts or ends.
     pub fn status(&self, now_ms: i64) -> (usize, Option<i64>) {
         let live = self.grants.iter().filter(|g| g.live(now_ms)).count();

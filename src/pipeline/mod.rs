@@ -27,7 +27,6 @@ use crate::audit::Record;
 use crate::authn::{AuthnError, Authenticator, Credentials, Principal};
 use crate::telemetry::metrics::Outcome;
 use crate::body::{Limited, ReqBody, ResBody};
-use crate::classify::routes::BodyKind;
 use crate::classify::{self, BodyPlan, Classification};
 use crate::clock::SharedClock;
 use crate::forward::{ForwardError, Pool};
@@ -202,14 +201,14 @@ impl Shared {
                     .decompressing(decoder, s.inspect.max_decompressed);
                 match self.first_items(body, &verdict).await? {
                     Some(body) => (body, decision),
-                    None => return Ok(self.answer_all_denied(kind, &items, ctx)),
+                    None => return Ok(self.answer_all_denied(rewrite::Shape::of(kind), &items, ctx)),
                 }
             }
             None => {
                 let mut body = self.inspect(&mut c, body, encoding.as_deref(), now, ctx).await?;
                 if s.per_item && matches!(c.api, "mget" | "mtermvectors") && encoding.is_none() {
                     match self.per_doc(&mut c, &body, &principal, now, &items) {
-                        Some(DocsOutcome::AllDenied) => return Ok(self.answer_all_denied_as(rewrite::Shape::Docs, &items, ctx)),
+                        Some(DocsOutcome::AllDenied) => return Ok(self.answer_all_denied(rewrite::Shape::Docs, &items, ctx)),
                         Some(DocsOutcome::Filtered(b)) => {
                             parts.headers.insert(header::CONTENT_LENGTH, http::HeaderValue::from(b.len()));
                             parts.headers.remove(header::ACCEPT_ENCODING);
@@ -241,10 +240,8 @@ impl Shared {
                 let mut body = ResBody::Upstream(body);
                 let denied = items.lock().map(|l| !l.denied.is_empty()).unwrap_or(false);
                 let shape = match per_item {
-                    Some(BodyKind::Bulk) => Some(rewrite::Shape::Bulk),
-                    Some(_) => Some(rewrite::Shape::Msearch),
-                    None if denied => Some(rewrite::Shape::Docs),
-                    None => None,
+                    Some(kind) => Some(rewrite::Shape::of(kind)),
+                    None => denied.then_some(rewrite::Shape::Docs),
                 };
                 if let Some(shape) = shape {
                     self.record_items(&items, ctx);
@@ -358,11 +355,6 @@ impl Shared {
         }
     }
 
-    fn answer_all_denied(&self, kind: BodyKind, items: &items::SharedLog, ctx: &mut Ctx) -> Response<ResBody> {
-        let shape = if kind == BodyKind::Bulk { rewrite::Shape::Bulk } else { rewrite::Shape::Msearch };
-        self.answer_all_denied_as(shape, items, ctx)
-    }
-
     /// `_mget` / `_mtermvectors` decided doc by doc: denied docs are taken out of the body (and
     /// put back into the response as error docs); `None` when nothing is denied or the body has
     /// no `docs` list (then the request is decided whole).
@@ -411,7 +403,8 @@ impl Shared {
         serde_json::to_vec(&v).ok().map(|b| DocsOutcome::Filtered(bytes::Bytes::from(b)))
     }
 
-    fn answer_all_denied_as(&self, shape: rewrite::Shape, items: &items::SharedLog, ctx: &mut Ctx) -> Response<ResBody> {
+    /// Every item was denied: Sluice answers in the API's shape, without the cluster.
+    fn answer_all_denied(&self, shape: rewrite::Shape, items: &items::SharedLog, ctx: &mut Ctx) -> Response<ResBody> {
         self.record_items(items, ctx);
         ctx.outcome = Outcome::Denied;
         let denied = items.lock().map(|l| l.denied.clone()).unwrap_or_default();

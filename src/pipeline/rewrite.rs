@@ -21,6 +21,16 @@ pub enum Shape {
     Docs,
 }
 
+impl Shape {
+    /// The response shape of an NDJSON multi-target API.
+    pub fn of(kind: crate::classify::routes::BodyKind) -> Self {
+        match kind {
+            crate::classify::routes::BodyKind::Bulk => Shape::Bulk,
+            _ => Shape::Msearch,
+        }
+    }
+}
+
 /// One denied item as Elasticsearch's security reports it in a multi-item response.
 pub fn render(shape: Shape, d: &DeniedItem) -> String {
     let error = json!({"root_cause": [{"type": "security_exception", "reason": d.reason}], "type": "security_exception", "reason": d.reason});
