@@ -8,21 +8,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use support::client::{full, Got, Sender};
+use support::client::{call, full, Got, Sender};
 use support::{FakeNode, SluiceBuilder};
 
 const TOKEN: &str = "admin-token-0123456789";
-
-async fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Got {
-    let mut b = http::Request::builder().method(method).uri(format!("http://{addr}{path}")).header("host", addr.to_string());
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    if !body.is_empty() {
-        b = b.header("content-type", if path.contains("_bulk") { "application/x-ndjson" } else { "application/json" });
-    }
-    Sender::h1(addr).await.fetch(b.body(full(body.to_string())).unwrap()).await
-}
 
 fn builder(nodes: &[String], dir: &Path, audit: &str) -> SluiceBuilder {
     SluiceBuilder::new(nodes)

@@ -12,7 +12,7 @@ use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use sluice::clock::ManualClock;
-use support::client::{full, Got, Sender};
+use support::client::{call, full, Got, Sender};
 use support::{FakeNode, SluiceBuilder, TestPki};
 
 const NOW_S: i64 = 1_795_000_000; // 2026-11-18
@@ -24,17 +24,6 @@ fn b64(s: &[u8]) -> String {
 
 fn b64url(s: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
-}
-
-async fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Got {
-    let mut b = http::Request::builder().method(method).uri(format!("http://{addr}{path}")).header("host", addr.to_string());
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    if !body.is_empty() {
-        b = b.header("content-type", "application/json");
-    }
-    Sender::h1(addr).await.fetch(b.body(full(body.to_string())).unwrap()).await
 }
 
 async fn get(addr: SocketAddr, auth: &str) -> Got {

@@ -5,12 +5,11 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sluice::clock::{parse_rfc3339, ManualClock};
-use support::client::{full, Got, Sender};
+use support::client::{call, Got};
 use support::{FakeNode, SluiceBuilder};
 
 const TOKEN: &str = "admin-token-0123456789";
@@ -18,17 +17,6 @@ const T0: &str = "2026-11-23T10:00:00Z";
 
 fn t0() -> i64 {
     parse_rfc3339(T0).unwrap()
-}
-
-async fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Got {
-    let mut b = http::Request::builder().method(method).uri(format!("http://{addr}{path}")).header("host", addr.to_string());
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    if !body.is_empty() {
-        b = b.header("content-type", if path.contains("_bulk") { "application/x-ndjson" } else { "application/json" });
-    }
-    Sender::h1(addr).await.fetch(b.body(full(body.to_string())).unwrap()).await
 }
 
 struct Env {

@@ -97,6 +97,19 @@ impl Sender {
 }
 
 /// A request builder with a Host header for HTTP/1.1 and an authority for HTTP/2.
+/// Sends one request on a fresh HTTP/1.1 connection and reads the whole answer. A body is sent
+/// as JSON (NDJSON for `_bulk`).
+pub async fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Got {
+    let mut b = Request::builder().method(method).uri(format!("http://{addr}{path}")).header("host", addr.to_string());
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    if !body.is_empty() {
+        b = b.header("content-type", if path.contains("_bulk") { "application/x-ndjson" } else { "application/json" });
+    }
+    Sender::h1(addr).await.fetch(b.body(full(body.to_string())).unwrap()).await
+}
+
 pub fn req(method: &str, addr: SocketAddr, target: &str, body: ReqBody) -> Request<ReqBody> {
     Request::builder()
         .method(method)
