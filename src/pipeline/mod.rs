@@ -3,16 +3,24 @@
 //! targets while they stream, forward (streaming both ways), audit. Each phase lives in its
 //! own module; this file only calls them in order.
 //!
-//! Invariants: the path and query reach the node byte for byte as received; a body is never
-//! held whole; a request over the body limit is answered 413 (before forwarding when its
-//! Content-Length says so, while streaming otherwise).
+//! Invariants: the path and query reach the node byte for byte as received, except a narrowed
+//! read whose index expression is replaced; only bodies that must be inspected are held, and
+//! only up to their limits (JSON bodies, `reject`-mode NDJSON); a request over the body limit
+//! is answered 413 (before forwarding when its Content-Length says so, while streaming
+//! otherwise). Multi-target decisions live in `multi`, audit and metrics bookkeeping in `record`.
 
 pub mod audit_body;
 pub mod capture;
 pub mod headers;
 pub mod inspect;
 pub mod items;
+mod multi;
+mod record;
 pub mod rewrite;
+
+pub use record::Observe;
+use multi::DocsOutcome;
+use record::{outcome_of, record_for, Ctx};
 pub mod respond;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +31,6 @@ use hyper::body::Incoming;
 
 use http_body_util::BodyExt;
 
-use crate::audit::Record;
 use crate::authn::{AuthnError, Authenticator, Credentials, Principal};
 use crate::telemetry::metrics::Outcome;
 use crate::body::{Limited, ReqBody, ResBody};
@@ -31,7 +38,7 @@ use crate::classify::{self, BodyPlan, Classification};
 use crate::clock::SharedClock;
 use crate::forward::{ForwardError, Pool};
 use crate::listener::{ConnInfo, Handler};
-use inspect::{InspectSettings, Prepend, Verdict};
+use inspect::{InspectSettings, Verdict};
 use respond::Failure;
 
 /// Limits the pipeline enforces on each request.
@@ -69,34 +76,6 @@ struct Shared {
     /// Identity headers callers may not pass on (the trusted proxy's headers).
     identity_headers: Vec<header::HeaderName>,
     observe: Observe,
-}
-
-/// Where requests are recorded: the audit trail and the metrics.
-#[derive(Clone)]
-pub struct Observe {
-    pub audit: Arc<crate::audit::Audit>,
-    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
-}
-
-/// What deciding `_mget` docs one by one did to the body.
-enum DocsOutcome {
-    AllDenied,
-    Filtered(bytes::Bytes),
-}
-
-/// What the phases learn about a request, for the audit record and the metrics.
-struct Ctx {
-    rec: Option<Box<Record>>,
-    outcome: Outcome,
-    node: Option<Arc<str>>,
-    /// Targets a denial named (for the audit record).
-    denied: Vec<String>,
-}
-
-impl Ctx {
-    fn rec(&mut self) -> Option<&mut Record> {
-        self.rec.as_deref_mut()
-    }
 }
 
 impl Pipeline {
@@ -320,105 +299,6 @@ impl Shared {
         Ok(d)
     }
 
-    /// Decides one item of a bulk or msearch body.
-    fn item_check(&self, p: &Principal, now: i64) -> items::ItemCheck {
-        let authz = self.security.authz.clone();
-        let p = p.clone();
-        let metrics = self.observe.metrics.clone();
-        Arc::new(move |c: &Classification| {
-            let d = authz.authorize(&p, c, "POST", now);
-            if let Some(priv_) = c.targets.first().and_then(|t| t.privileges.first()) {
-                metrics.decided_index(*priv_, d.allowed);
-            }
-            match (d.allowed, authz.mode) {
-                (true, crate::authz::Mode::Enforce) => Ok(d.narrowed.clone()),
-                (true, crate::authz::Mode::Shadow) => Ok(None),
-                (false, crate::authz::Mode::Shadow) => {
-                    tracing::info!(user = %p.user, api = c.api, reason = d.reason.as_deref().unwrap_or(""), "shadow mode: would deny an item");
-                    Ok(None)
-                }
-                (false, crate::authz::Mode::Enforce) => Err(d.reason.clone().unwrap_or_default()),
-            }
-        })
-    }
-
-    /// Reads a per-item body until its first forwarded bytes: `None` when it ended with every
-    /// item denied (Sluice answers without contacting the cluster).
-    async fn first_items(&self, mut body: items::ItemsBody, verdict: &Verdict) -> Result<Option<ReqBody>, Failure> {
-        match body.frame().await {
-            Some(Ok(first)) => Ok(Some(ReqBody::Boxed(Prepend::new(Some(first), body).boxed_unsync()))),
-            Some(Err(_)) => Err(verdict.lock().ok().and_then(|mut v| v.take()).unwrap_or(Failure::ClientBody)),
-            None => match body.counts() {
-                (total, denied) if total > 0 && total == denied => Ok(None),
-                _ => Ok(Some(ReqBody::Empty)),
-            },
-        }
-    }
-
-    /// `_mget` / `_mtermvectors` decided doc by doc: denied docs are taken out of the body (and
-    /// put back into the response as error docs); `None` when nothing is denied or the body has
-    /// no `docs` list (then the request is decided whole).
-    fn per_doc(&self, c: &mut Classification, body: &ReqBody, p: &Principal, now: i64, items: &items::SharedLog) -> Option<DocsOutcome> {
-        let ReqBody::Full(Some(raw)) = body else { return None };
-        let mut v: serde_json::Value = serde_json::from_slice(raw).ok()?;
-        let docs = v.get_mut("docs")?.as_array_mut()?;
-        let default = c.targets.iter().find(|t| t.source == "path:{index}").map(|t| t.index.render());
-        let check = self.item_check(p, now);
-        let mut kept = Vec::with_capacity(docs.len());
-        let mut denied = Vec::new();
-        for (pos, doc) in docs.drain(..).enumerate() {
-            let name = doc.get("_index").and_then(|i| i.as_str()).map(str::to_string).or_else(|| default.clone());
-            let Some(name) = name else {
-                kept.push(doc);
-                continue;
-            };
-            let mut one = Classification::scratch();
-            one.api = c.api;
-            one.route = c.route;
-            let index = classify::expr::parse(&name, classify::Arity::One, now).ok()?.pop()?;
-            one.targets.push(classify::Target { index, privileges: &[crate::privilege::IndexPriv::Read], source: "body:docs".into() });
-            match check(&one) {
-                Ok(_) => kept.push(doc),
-                Err(reason) => {
-                    let id = doc.get("_id").map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string));
-                    denied.push(items::DeniedItem { pos, op: "get", index: name, id, reason });
-                }
-            }
-        }
-        let total = kept.len() + denied.len();
-        let all_denied = kept.is_empty() && !denied.is_empty();
-        *docs = kept;
-        if denied.is_empty() {
-            return None;
-        }
-        if let Ok(mut l) = items.lock() {
-            l.total = total;
-            l.denied = denied;
-        }
-        // The docs were decided one by one; the request itself needs only a live grant.
-        c.targets.clear();
-        if all_denied {
-            return Some(DocsOutcome::AllDenied);
-        }
-        serde_json::to_vec(&v).ok().map(|b| DocsOutcome::Filtered(bytes::Bytes::from(b)))
-    }
-
-    /// Every item was denied: Sluice answers in the API's shape, without the cluster.
-    fn answer_all_denied(&self, shape: rewrite::Shape, items: &items::SharedLog, ctx: &mut Ctx) -> Response<ResBody> {
-        self.record_items(items, ctx);
-        ctx.outcome = Outcome::Denied;
-        let denied = items.lock().map(|l| l.denied.clone()).unwrap_or_default();
-        respond::json(http::StatusCode::OK, rewrite::all_denied(shape, &denied))
-    }
-
-    /// Per-item outcomes for the audit record.
-    fn record_items(&self, items: &items::SharedLog, ctx: &mut Ctx) {
-        let Some(r) = ctx.rec() else { return };
-        let Ok(l) = items.lock() else { return };
-        let denied_items = l.denied.iter().map(|d| serde_json::json!({"position": d.pos, "op": d.op, "index": d.index, "id": d.id})).collect();
-        r.items = Some(crate::audit::ItemsRecord { total: l.total, denied: l.denied.len(), denied_items });
-    }
-
     /// The grants a new continuation id is bound to: those that allowed the request, or, for a
     /// request continuing one, those its id was bound to.
     fn binding_grants(&self, d: &crate::authz::Decision, c: &Classification) -> Vec<String> {
@@ -509,69 +389,6 @@ impl Shared {
             BodyPlan::Stream(_) => Err(Failure::Refused(classify::Refusal::bad("this body cannot be inspected"))),
         }
     }
-}
-
-impl Shared {
-    /// What the audit record and the metrics keep of a decision.
-    fn record_decision(&self, c: &Classification, d: Option<&Arc<crate::authz::Decision>>, started: std::time::Instant, ctx: &mut Ctx) {
-        let allowed = d.is_some_and(|d| d.allowed);
-        let m = &self.observe.metrics;
-        match (c.cluster, c.targets.first()) {
-            (Some(cp), _) => m.decided_cluster(cp, allowed),
-            (None, Some(t)) => {
-                if let Some(p) = t.privileges.first() {
-                    m.decided_index(*p, allowed);
-                }
-            }
-            _ => {}
-        }
-        let denied_names = std::mem::take(&mut ctx.denied);
-        let Some(r) = ctx.rec.as_deref_mut() else { return };
-        r.decision_us = Some(started.elapsed().as_micros() as u64);
-        r.api = Some(c.api);
-        r.cluster_privilege = c.cluster.map(|p| p.as_str());
-        r.targets = c.targets.clone();
-        if c.whole_ndjson() {
-            let names = d.map_or(&denied_names, |d| &d.denied);
-            let denied: Vec<serde_json::Value> = names.iter().map(|t| serde_json::json!({"target": t})).collect();
-            r.items = Some(crate::audit::ItemsRecord { total: c.targets.len(), denied: denied.len(), denied_items: denied });
-        }
-        let snap = self.security.authz.snapshot();
-        r.table_version = Some(snap.version);
-        match d {
-            Some(d) if d.allowed => {
-                if r.decision.is_none() {
-                    r.decision = Some(if d.narrowed.is_some() { "narrow" } else { "allow" });
-                }
-                r.grants = d.grants.iter().filter_map(|id| snap.by_id(id)).cloned().collect();
-            }
-            Some(d) => {
-                r.decision.get_or_insert("shadow_deny");
-                r.reason = d.reason.clone();
-            }
-            None => r.decision = Some("deny"),
-        }
-    }
-}
-
-fn outcome_of(f: &Failure) -> Outcome {
-    match f {
-        Failure::Unauthenticated { .. } => Outcome::Unauthenticated,
-        Failure::Forbidden { .. } => Outcome::Denied,
-        Failure::NoNode | Failure::ConnectTimeout | Failure::ResponseTimeout | Failure::NodeFailed | Failure::TooManyConnections => Outcome::Failed,
-        _ => Outcome::Refused,
-    }
-}
-
-/// The start of a request's audit record: who connected, what they asked, their correlation ids.
-fn record_for(req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> Record {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut r = Record::new(NEXT.fetch_add(1, Ordering::Relaxed), now, req.method().clone(), req.uri().clone());
-    r.source = Some(conn.peer);
-    let h = req.headers();
-    r.opaque_id = h.get("x-opaque-id").cloned();
-    r.traceparent = h.get("traceparent").cloned();
-    r
 }
 
 /// Phase 3: the action and the targets named in the path and query string.
