@@ -1,4 +1,4 @@
-//! Microbenchmarks: classifying a typical _search request, and the NDJSON line scanner on a
+//! Microbenchmarks: classifying a typical _search request (head only, and with a 2 KB body), and the NDJSON line scanner on a
 //! bulk body.
 //!
 //!   cargo bench --bench classify
@@ -19,6 +19,20 @@ fn search(c: &mut Criterion) {
     c.bench_function("classify GET /logs-*/_search", |b| b.iter(|| classify::classify(black_box(&head), 1_700_000_000_000).unwrap()));
     let date_math = Head { target: "/%3Clogs-%7Bnow%2Fd%7D%3E/_search", ..head };
     c.bench_function("classify date math _search", |b| b.iter(|| classify::classify(black_box(&date_math), 1_700_000_000_000).unwrap()));
+    // The shared rig's 2 KB search (a Kibana Discover query with aggregations), and the same body
+    // with a terms lookup, which names another index and must be walked.
+    let body = include_bytes!("data/search_2k.json");
+    let post = Head { method: "POST", target: "/logs-2024.11/_search", content_type: Some("application/json"), has_body: true, ..head };
+    let lookup = String::from_utf8_lossy(body).replacen(r#""size": 50"#, r#""size": 50, "post_filter": {"terms": {"user": {"index": "users", "id": "1", "path": "p"}}}"#, 1);
+    for (name, body) in [("classify POST _search, 2 KB body", &body[..]), ("classify POST _search, 2 KB body with a terms lookup", lookup.as_bytes())] {
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let mut c = classify::classify(black_box(&post), 1_700_000_000_000).unwrap();
+                classify::inspect_body(&mut c, black_box(body), 1_700_000_000_000).unwrap();
+                c
+            })
+        });
+    }
 }
 
 fn bulk_body(bytes: usize) -> Bytes {

@@ -60,8 +60,11 @@ fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), 
         }
     }
     let roots: Vec<&str> = c.route.fields.iter().filter_map(|f| f.path.split(['.', '[']).next()).collect();
-    let mut hits = Vec::new();
     let dsl_on = c.route.dsl;
+    if !may_name_targets(body, &roots, dsl_on) {
+        return validate_json(body);
+    }
+    let mut hits = Vec::new();
     {
         let mut de = serde_json::Deserializer::from_slice(body);
         let root = At::Root("");
@@ -86,6 +89,31 @@ fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Whether a JSON body can name an index at all. Every target `inspect_json` finds sits under
+/// one of the route's field roots or behind a key spelled with `index` (`index`, `_index`,
+/// `target_index`, `indexed_shape`), `indices` (`indices_boost`) or `pit`; a body that holds
+/// none of these byte strings, and no `\u` escape (which could spell one), names no index.
+fn may_name_targets(body: &[u8], roots: &[&str], dsl: bool) -> bool {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Built once: making a searcher costs more than searching a small body.
+    static ESCAPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u"));
+    static INDEX: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"index"));
+    static INDICES: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"indices"));
+    static PIT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"pit"));
+    ESCAPE.find(body).is_some()
+        || roots.iter().any(|r| memchr::memmem::find(body, r.as_bytes()).is_some())
+        || (dsl && [&*INDEX, &*INDICES, &*PIT].iter().any(|f| f.find(body).is_some()))
+}
+
+/// A body that names no index still has to be one valid JSON document in UTF-8: it is parsed
+/// without building anything.
+fn validate_json(body: &[u8]) -> Result<(), Refusal> {
+    let invalid = |e: &dyn std::fmt::Display| Refusal::parse(format!("request body is not valid JSON: {e}"));
+    std::str::from_utf8(body).map_err(|e| invalid(&e))?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map(drop).map_err(|e| invalid(&e))
 }
 
 mod walker {
@@ -487,13 +515,92 @@ mod walker_tests {
 
     /// The full-tree walk the streaming walker replaces, kept as the reference.
     fn reference(c: &mut Classification, body: &[u8]) {
-        let v = parse_json(body).unwrap();
+        try_reference(c, body).unwrap();
+    }
+
+    fn try_reference(c: &mut Classification, body: &[u8]) -> Result<(), Refusal> {
+        let v = parse_json(body)?;
         for f in c.route.fields {
             for (expr, at) in extract(&v, f.path) {
-                add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), 0).unwrap();
+                add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), 0)?;
             }
         }
-        dsl(c, &v, "", 0).unwrap();
+        dsl(c, &v, "", 0)
+    }
+
+    fn search() -> Classification {
+        let head = Head { method: "POST", target: "/logs/_search", content_type: Some("application/json"), content_encoding: None, has_body: true };
+        classify(&head, 0).unwrap()
+    }
+
+    fn targets(c: &Classification) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = c.targets.iter().map(|t| (t.index.render(), t.source.to_string())).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn escaped_keys_are_read_as_the_server_reads_them() {
+        let mut c = search();
+        inspect_json(&mut c, br#"{"query":{"terms":{"u":{"\u0069ndex":"users","id":"1","path":"p"}}}}"#, 0).unwrap();
+        assert!(targets(&c).iter().any(|(i, _)| i == "users"), "{:?}", targets(&c));
+    }
+
+    #[test]
+    fn bodies_naming_no_index_must_still_be_json() {
+        for bad in [&br#"{"query":{"match_all":{}}"#[..], br#"{"q":"\xff"}"#, b"{\"q\":\"\xff\"}", br#"{} x"#, br#"{"a":tru}"#, br#"{"a":1,}"#] {
+            assert!(inspect_json(&mut search(), bad, 0).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        inspect_json(&mut search(), br#"{"query":{"match":{"m":"a \"quoted\" word"}},"aggs":{"t":{"terms":{"field":"f"}}}}"#, 0).unwrap();
+    }
+
+    proptest::proptest! {
+        /// Random bodies over the keys that matter: the quick check never skips a body whose full
+        /// walk finds a target, and the walker finds at least what the full walk finds.
+        #[test]
+        fn the_quick_check_never_hides_a_target(v in body(), escape in proptest::bool::ANY) {
+            let mut text = serde_json::to_string(&v).unwrap();
+            if escape {
+                text = text.replace("\"index\"", "\"\\u0069ndex\"");
+            }
+            let mut fast = search();
+            let mut full = fast.clone();
+            let (quick, thorough) = (inspect_json(&mut fast, text.as_bytes(), 0), try_reference(&mut full, text.as_bytes()));
+            // What the full walk refuses, the walker refuses too; it may refuse more (never less).
+            proptest::prop_assert!(thorough.is_ok() || quick.is_err(), "{}", text);
+            if quick.is_err() || thorough.is_err() {
+                return Ok(());
+            }
+            if !may_name_targets(text.as_bytes(), &[], true) {
+                proptest::prop_assert!(full.targets.len() == search().targets.len() && full.uses.is_empty(), "{}", text);
+            }
+            // The walker may read more than the full walk (a construct holding a bare value), never less.
+            let found = targets(&fast);
+            proptest::prop_assert!(targets(&full).iter().all(|t| found.contains(t)), "{} {:?}", text, found);
+            proptest::prop_assert!(full.uses.iter().all(|u| fast.uses.contains(u)), "{}", text);
+        }
+    }
+
+    fn body() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        const KEYS: &[&str] = &["query", "terms", "index", "_index", "id", "path", "more_like_this", "like", "pit", "lookup",
+            "runtime_mappings", "target_index", "indices_boost", "geo_shape", "indexed_shape", "percolate", "pinned", "docs", "bool", "f"];
+        let leaf = prop_oneof![
+            proptest::sample::select(vec!["users", "logs-a", "x"]).prop_map(|s| Value::String(s.into())),
+            any::<u8>().prop_map(Value::from),
+            Just(Value::Null),
+        ];
+        leaf.prop_recursive(5, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..5)
+                    .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+        .prop_map(|v| match v {
+            Value::Object(_) => v,
+            other => serde_json::json!({ "query": other }),
+        })
     }
 
     #[test]
