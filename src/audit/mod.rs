@@ -16,21 +16,6 @@ use crate::clock::rfc3339;
 use crate::telemetry::metrics::Outcome;
 pub use sink::{OnFull, Output, Sink, SinkSettings};
 
-#[derive(Clone, Debug, Serialize)]
-pub struct TargetRecord {
-    pub name: String,
-    pub privileges: Vec<&'static str>,
-    pub source: String,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct GrantRecord {
-    pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub expires_at: String,
-}
-
 /// Per-item outcomes of a multi-target request (bulk, msearch, mget).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ItemsRecord {
@@ -53,7 +38,7 @@ pub struct Record {
     pub source: Option<std::net::SocketAddr>,
     pub opaque_id: Option<http::HeaderValue>,
     pub traceparent: Option<http::HeaderValue>,
-    pub principal: Option<Principal>,
+    pub principal: Option<std::sync::Arc<Principal>>,
     pub authn_failure: Option<String>,
     pub ignored_proxy_header: bool,
     pub api: Option<&'static str>,
@@ -73,7 +58,7 @@ pub struct Record {
     pub duration_us: u64,
     pub decision_us: Option<u64>,
     pub upstream_us: Option<u64>,
-    pub node: Option<String>,
+    pub node: Option<std::sync::Arc<str>>,
     pub outcome: Outcome,
     pub body_sha256: Option<String>,
 }
@@ -128,7 +113,7 @@ impl Record {
         let success = matches!(self.outcome, Outcome::Allowed | Outcome::Narrowed | Outcome::ShadowDenied) && self.status < 400;
         let mut j = json_out::J::new(out);
         j.open(None);
-        j.str("@timestamp", &rfc3339(self.at_ms));
+        j.timestamp("@timestamp", self.at_ms);
         j.open(Some("event"));
         j.raw("kind", "\"event\"");
         j.raw("category", "[\"web\"]");
@@ -141,7 +126,7 @@ impl Record {
         j.close();
         j.open(Some("http"));
         j.open(Some("request"));
-        j.str("id", &self.request_id());
+        j.request_id("id", self.at_ms, self.seq);
         j.str("method", self.method.as_str());
         if let Some(b) = self.bytes_in {
             j.open(Some("body"));
@@ -162,7 +147,7 @@ impl Record {
         j.close();
         if let Some(a) = &self.source {
             j.open(Some("source"));
-            j.str("ip", &a.ip().to_string());
+            j.ip("ip", a.ip());
             j.num("port", u64::from(a.port()));
             j.close();
         }
@@ -210,15 +195,26 @@ impl Record {
         j.open(Some("targets"));
         j.open_array("requested");
         for t in &self.targets {
-            let r = TargetRecord { name: t.index.render(), privileges: t.privileges.iter().map(|p| p.as_str()).collect(), source: t.source.to_string() };
-            j.item_ser(&r);
+            j.open(None);
+            j.str("name", &t.index.render());
+            j.open_array("privileges");
+            for p in t.privileges {
+                j.item_str(p.as_str());
+            }
+            j.close_array();
+            j.str("source", &t.source);
+            j.close();
         }
         j.close_array();
         j.opt_str("forwarded", self.forwarded.as_deref());
         j.close();
         j.open_array("grants");
         for g in &self.grants {
-            j.item_ser(&GrantRecord { id: g.doc.id.clone(), reason: g.doc.reason.clone(), expires_at: g.doc.expires_at.clone() });
+            j.open(None);
+            j.str("id", &g.doc.id);
+            j.opt_str("reason", g.doc.reason.as_deref());
+            j.str("expires_at", &g.doc.expires_at);
+            j.close();
         }
         j.close_array();
         if let Some(v) = self.table_version {
@@ -266,14 +262,91 @@ mod json_out {
             }
         }
         fn string(&mut self, s: &str) {
-            let _ = serde_json::to_writer(&mut *self.out, s);
+            // Most values need no escaping: copied as they are.
+            if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+                self.out.push(b'"');
+                self.out.extend_from_slice(s.as_bytes());
+                self.out.push(b'"');
+            } else {
+                let _ = serde_json::to_writer(&mut *self.out, s);
+            }
         }
-        fn key(&mut self, k: &str) {
+        /// Keys are fixed ASCII names: written without escaping.
+        fn key(&mut self, k: &'static str) {
             self.comma();
-            self.string(k);
-            self.out.push(b':');
+            self.out.push(b'"');
+            self.out.extend_from_slice(k.as_bytes());
+            self.out.extend_from_slice(b"\":");
         }
-        pub fn open(&mut self, key: Option<&str>) {
+        fn digits(&mut self, mut v: u64) {
+            let mut buf = [0u8; 20];
+            let mut i = buf.len();
+            loop {
+                i -= 1;
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            self.out.extend_from_slice(&buf[i..]);
+        }
+        fn hex(&mut self, mut v: u64) {
+            let mut buf = [0u8; 16];
+            let mut i = buf.len();
+            loop {
+                i -= 1;
+                buf[i] = b"0123456789abcdef"[(v & 15) as usize];
+                v >>= 4;
+                if v == 0 {
+                    break;
+                }
+            }
+            self.out.extend_from_slice(&buf[i..]);
+        }
+        /// RFC 3339 in UTC to the second, formatted once per second.
+        pub fn timestamp(&mut self, k: &'static str, at_ms: i64) {
+            thread_local! {
+                static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+            }
+            self.key(k);
+            let secs = at_ms.div_euclid(1000);
+            LAST.with_borrow_mut(|(at, text)| {
+                if *at != secs {
+                    *text = crate::clock::rfc3339(at_ms);
+                    *at = secs;
+                }
+                self.out.push(b'"');
+                self.out.extend_from_slice(text.as_bytes());
+                self.out.push(b'"');
+            });
+        }
+        /// `<at_ms hex>-<seq hex>`, as `Record::request_id`.
+        pub fn request_id(&mut self, k: &'static str, at_ms: i64, seq: u64) {
+            self.key(k);
+            self.out.push(b'"');
+            self.hex(at_ms as u64);
+            self.out.push(b'-');
+            self.hex(seq);
+            self.out.push(b'"');
+        }
+        pub fn ip(&mut self, k: &'static str, ip: std::net::IpAddr) {
+            self.key(k);
+            match ip {
+                std::net::IpAddr::V4(v4) => {
+                    self.out.push(b'"');
+                    for (i, o) in v4.octets().into_iter().enumerate() {
+                        if i > 0 {
+                            self.out.push(b'.');
+                        }
+                        self.digits(u64::from(o));
+                    }
+                    self.out.push(b'"');
+                }
+                std::net::IpAddr::V6(v6) => self.string(&v6.to_string()),
+            }
+        }
+        pub fn open(&mut self, key: Option<&'static str>) {
             match key {
                 Some(k) => self.key(k),
                 None => self.comma(),
@@ -285,7 +358,7 @@ mod json_out {
             self.out.push(b'}');
             self.first.pop();
         }
-        pub fn open_array(&mut self, key: &str) {
+        pub fn open_array(&mut self, key: &'static str) {
             self.key(key);
             self.out.push(b'[');
             self.first.push(true);
@@ -294,27 +367,21 @@ mod json_out {
             self.out.push(b']');
             self.first.pop();
         }
-        pub fn str(&mut self, k: &str, v: &str) {
+        pub fn str(&mut self, k: &'static str, v: &str) {
             self.key(k);
             self.string(v);
         }
-        pub fn opt_str(&mut self, k: &str, v: Option<&str>) {
+        pub fn opt_str(&mut self, k: &'static str, v: Option<&str>) {
             if let Some(v) = v {
                 self.str(k, v);
             }
         }
-        pub fn num(&mut self, k: &str, v: u64) {
-            use std::io::Write;
+        pub fn num(&mut self, k: &'static str, v: u64) {
             self.key(k);
-            let _ = write!(self.out, "{v}");
-        }
-        /// An array element serialised straight into the line.
-        pub fn item_ser<T: serde::Serialize>(&mut self, v: &T) {
-            self.comma();
-            let _ = serde_json::to_writer(&mut *self.out, v);
+            self.digits(v);
         }
         /// A value already serialised as JSON.
-        pub fn raw(&mut self, k: &str, json: &str) {
+        pub fn raw(&mut self, k: &'static str, json: &str) {
             self.key(k);
             self.out.extend_from_slice(json.as_bytes());
         }
@@ -363,6 +430,44 @@ impl Audit {
     pub fn flush(&self) {
         if let Some(s) = &self.sink {
             s.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_json_with_every_value_escaped_as_needed() {
+        let uri: http::Uri = "/logs-%22x/_search?q=a%5C".parse().unwrap();
+        let mut r = Record::new(0x2a, 1_795_000_000_123, http::Method::GET, uri);
+        r.source = Some("[::1]:9".parse().unwrap());
+        let mut p = Principal::new("al\"ice\\\n\u{1}é", vec!["ops".into(), "q\"a".into()], crate::authn::Scheme::Basic);
+        p.credential_id = None;
+        r.principal = Some(std::sync::Arc::new(p));
+        r.reason = Some("tab\there".into());
+        r.status = 200;
+        r.bytes_out = u64::MAX;
+        r.duration_us = 0;
+        let second = {
+            let mut s = r.clone();
+            s.source = Some("10.0.255.1:65535".parse().unwrap());
+            s.at_ms += 1000;
+            s
+        };
+        for (rec, ip) in [(&r, "::1"), (&second, "10.0.255.1")] {
+            let line = rec.to_json();
+            let v: Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(v["@timestamp"], rfc3339(rec.at_ms));
+            assert_eq!(v["http"]["request"]["id"], rec.request_id());
+            assert_eq!(v["source"]["ip"], ip);
+            assert_eq!(v["user"]["name"], "al\"ice\\\n\u{1}é");
+            assert_eq!(v["user"]["roles"], json!(["ops", "q\"a"]));
+            assert_eq!(v["event"]["reason"], "tab\there");
+            assert_eq!(v["http"]["response"]["body"]["bytes"], u64::MAX);
+            assert_eq!(v["event"]["duration"], 0);
+            assert_eq!(v["url"]["path"], "/logs-%22x/_search");
         }
     }
 }

@@ -111,7 +111,7 @@ impl Handler for Pipeline {
         if let Some(r) = ctx.rec.as_deref_mut() {
             r.status = res.status().as_u16();
             r.outcome = ctx.outcome;
-            r.node = ctx.node.take().map(|n| n.to_string());
+            r.node = ctx.node.take();
         }
         let (parts, body) = res.into_parts();
         let body = audit_body::Metered::new(body, ctx.rec, started, sh.observe.clone());
@@ -130,7 +130,8 @@ impl Shared {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
         }
         let now = self.clock.now_ms();
-        let principal = self.authenticate(&req, conn, now, ctx).await?;
+        // Shared with the audit record rather than copied into it.
+        let principal = Arc::new(self.authenticate(&req, conn, now, ctx).await?);
         if let Some(r) = ctx.rec() {
             r.principal = Some(principal.clone());
             r.bytes_in = declared;
@@ -232,6 +233,7 @@ impl Shared {
                 }
                 if binds && parts.status.is_success() {
                     let grants = self.binding_grants(&decision, &c);
+                    let principal = Arc::unwrap_or_clone(principal);
                     let body = capture::Capture::new(body, self.security.authz.clone(), principal, grants);
                     return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
                 }
