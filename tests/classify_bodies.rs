@@ -134,6 +134,11 @@ fn search_bodies_that_read_other_indices() {
         ("POST", "/logs/_async_search", Some(lookup), &["logs:read", "users:read"]),
         ("POST", "/logs/_search", Some("{not json"), &["refused"]),
         ("POST", "/logs/_search", Some("[1,2]"), &["refused"]),
+        // Bodies that name no index are only validated, and still refused when not JSON.
+        ("POST", "/logs/_search", Some(r#"{"query":{"match_all":{}}"#), &["refused"]),
+        ("POST", "/logs/_search", Some(r#"{"size":1} {"size":2}"#), &["refused"]),
+        ("POST", "/logs/_search", Some(r#"{"query":{"match":{"m":"a \"quoted\" word"}}}"#), &["logs:read"]),
+        ("POST", "/logs/_search", Some(r#"{"query":{"terms":{"u":{"\u0069ndex":"users","id":"1","path":"p"}}}}"#), &["logs:read", "users:read"]),
         ("POST", "/logs/_search", Some(""), &["logs:read"]),
     ]);
 }
