@@ -97,10 +97,6 @@ impl Record {
         }
     }
 
-    pub fn request_id(&self) -> String {
-        format!("{:x}-{:x}", self.at_ms, self.seq)
-    }
-
     /// The event as one JSON line (ECS names where they exist).
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(1024);
@@ -321,7 +317,7 @@ mod json_out {
                 self.out.push(b'"');
             });
         }
-        /// `<at_ms hex>-<seq hex>`, as `Record::request_id`.
+        /// `<at_ms hex>-<seq hex>`.
         pub fn request_id(&mut self, k: &'static str, at_ms: i64, seq: u64) {
             self.key(k);
             self.out.push(b'"');
@@ -460,7 +456,7 @@ mod tests {
             let line = rec.to_json();
             let v: Value = serde_json::from_slice(&line).unwrap();
             assert_eq!(v["@timestamp"], rfc3339(rec.at_ms));
-            assert_eq!(v["http"]["request"]["id"], rec.request_id());
+            assert_eq!(v["http"]["request"]["id"], format!("{:x}-{:x}", rec.at_ms, rec.seq));
             assert_eq!(v["source"]["ip"], ip);
             assert_eq!(v["user"]["name"], "al\"ice\\\n\u{1}é");
             assert_eq!(v["user"]["roles"], json!(["ops", "q\"a"]));

@@ -15,7 +15,11 @@ pub fn parse_json(body: &[u8]) -> Result<Value, Refusal> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
-    serde_json::from_slice(body).map_err(|e| Refusal::parse(format!("request body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(not_json)
+}
+
+fn not_json(e: impl std::fmt::Display) -> Refusal {
+    Refusal::parse(format!("request body is not valid JSON: {e}"))
 }
 
 pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64) -> Result<(), Refusal> {
@@ -69,7 +73,7 @@ fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), 
         let mut de = serde_json::Deserializer::from_slice(body);
         let root = At::Root("");
         let w = walker::Walker { at: &root, top: true, roots: &roots, dsl: dsl_on, hits: &mut hits };
-        serde::de::DeserializeSeed::deserialize(w, &mut de).and_then(|()| de.end()).map_err(|e| Refusal::parse(format!("request body is not valid JSON: {e}")))?;
+        serde::de::DeserializeSeed::deserialize(w, &mut de).and_then(|()| de.end()).map_err(not_json)?;
     }
     let partial: Map<String, Value> = hits.iter().filter(|h| h.top).map(|h| (h.key.clone(), h.value.clone())).collect();
     if !partial.is_empty() {
@@ -111,118 +115,11 @@ fn may_name_targets(body: &[u8], roots: &[&str], dsl: bool) -> bool {
 /// A body that names no index still has to be one valid JSON document in UTF-8: it is parsed
 /// without building anything.
 fn validate_json(body: &[u8]) -> Result<(), Refusal> {
-    let invalid = |e: &dyn std::fmt::Display| Refusal::parse(format!("request body is not valid JSON: {e}"));
-    std::str::from_utf8(body).map_err(|e| invalid(&e))?;
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).map(drop).map_err(|e| invalid(&e))
+    std::str::from_utf8(body).map_err(not_json)?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map(drop).map_err(not_json)
 }
 
-mod walker {
-    use std::borrow::Cow;
-    use std::fmt;
-
-    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-    use serde_json::Value;
-
-    use super::{At, CONSTRUCTS};
-
-    pub struct Hit {
-        pub at: String,
-        pub key: String,
-        pub value: Value,
-        /// A key of the top-level object (route field roots live there).
-        pub top: bool,
-    }
-
-    pub struct Walker<'a, 'b> {
-        pub at: &'a At<'a>,
-        pub top: bool,
-        pub roots: &'a [&'a str],
-        pub dsl: bool,
-        pub hits: &'b mut Vec<Hit>,
-    }
-
-    struct Key;
-
-    impl<'de> DeserializeSeed<'de> for Key {
-        type Value = Cow<'de, str>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_str(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Key {
-        type Value = Cow<'de, str>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a key")
-        }
-        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(Cow::Borrowed(v))
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Cow::Owned(v.to_string()))
-        }
-    }
-
-    impl<'de> DeserializeSeed<'de> for Walker<'_, '_> {
-        type Value = ();
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Walker<'_, '_> {
-        type Value = ();
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("JSON")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
-            let Walker { at, top, roots, dsl, hits } = self;
-            while let Some(key) = m.next_key_seed(Key)? {
-                let here = At::Key(at, &key);
-                let keep = (dsl && CONSTRUCTS.contains(&&*key)) || (top && roots.contains(&&*key));
-                if keep {
-                    let value: Value = m.next_value()?;
-                    hits.push(Hit { at: here.render(), key: key.into_owned(), value, top });
-                } else {
-                    m.next_value_seed(Walker { at: &here, top: false, roots, dsl, hits: &mut *hits })?;
-                }
-            }
-            Ok(())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
-            let Walker { at, roots, dsl, hits, .. } = self;
-            let mut i = 0;
-            loop {
-                let here = At::Index(at, i);
-                if s.next_element_seed(Walker { at: &here, top: false, roots, dsl, hits: &mut *hits })?.is_none() {
-                    return Ok(());
-                }
-                i += 1;
-            }
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_str<E>(self, _: &str) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_none<E>(self) -> Result<(), E> {
-            Ok(())
-        }
-    }
-}
+mod walker;
 
 /// Values at a spec field path (`source.index`, `docs[]._index`, `runtime_mappings.target_index`),
 /// as index expressions with the concrete path they were found at. A missing key under a map

@@ -19,11 +19,11 @@ const KEYS: &[&str] = &["\"_scroll_id\"", "\"pit_id\"", "\"id\"", "\"cursor\""];
 pub struct Capture {
     inner: ResBody,
     seen: Vec<u8>,
-    pending: Option<(Arc<Authorizer>, Principal, Vec<String>)>,
+    pending: Option<(Arc<Authorizer>, Arc<Principal>, Vec<String>)>,
 }
 
 impl Capture {
-    pub fn new(inner: ResBody, authz: Arc<Authorizer>, principal: Principal, grants: Vec<String>) -> Self {
+    pub fn new(inner: ResBody, authz: Arc<Authorizer>, principal: Arc<Principal>, grants: Vec<String>) -> Self {
         Self { inner, seen: Vec::new(), pending: Some((authz, principal, grants)) }
     }
 

@@ -233,7 +233,6 @@ impl Shared {
                 }
                 if binds && parts.status.is_success() {
                     let grants = self.binding_grants(&decision, &c);
-                    let principal = Arc::unwrap_or_clone(principal);
                     let body = capture::Capture::new(body, self.security.authz.clone(), principal, grants);
                     return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
                 }
