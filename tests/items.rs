@@ -196,3 +196,39 @@ async fn mget_docs_are_decided_one_by_one_and_answered_in_place() {
     assert_eq!(got.json()["docs"][0]["error"]["type"], "security_exception");
     assert_eq!(node.count(), before, "an all-denied mget is answered by Sluice");
 }
+
+#[tokio::test]
+async fn compressed_mget_docs_are_decided_one_by_one_after_decompression() {
+    let (node, sluice) = start("").await;
+    let mut c = Sender::h1(sluice.addr).await;
+    let mget = |body: &str| {
+        http::Request::post(format!("http://{}/logs-2/_mget", sluice.addr))
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .header("accept-encoding", "gzip")
+            .body(full(gzip(body.as_bytes())))
+            .unwrap()
+    };
+    // A denied doc: the rest are forwarded decompressed, the denied one answered in place.
+    let got = c.fetch(mget(r#"{"docs":[{"_index":"secret","_id":"1"},{"_id":"2"}]}"#)).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let docs = got.json()["docs"].as_array().unwrap().clone();
+    assert_eq!(docs.len(), 2);
+    assert_eq!((docs[0]["_index"].as_str(), docs[0]["error"]["type"].as_str()), (Some("secret"), Some("security_exception")));
+    assert_eq!(docs[1]["_id"], "2");
+    let seen = node.last();
+    assert_eq!(serde_json::from_slice::<Value>(&seen.body).unwrap(), json!({"docs": [{"_id": "2"}]}));
+    assert!(seen.headers.get("content-encoding").is_none(), "forwarded as the plain JSON it was decided on");
+    assert_eq!(seen.headers.get("content-length").unwrap().to_str().unwrap(), seen.body.len().to_string());
+    // Every doc allowed: the client's compressed bytes go through untouched.
+    let both = r#"{"docs":[{"_index":"logs-1","_id":"1"},{"_id":"2"}]}"#;
+    assert_eq!(c.fetch(mget(both)).await.status, 200);
+    let seen = node.last();
+    assert_eq!(seen.body, gzip(both.as_bytes()));
+    assert_eq!(seen.headers.get("content-encoding").unwrap(), "gzip");
+    // All denied: answered by Sluice, nothing reaches the node.
+    let before = node.count();
+    let got = c.fetch(mget(r#"{"docs":[{"_index":"secret","_id":"9"}]}"#)).await;
+    assert_eq!(got.json()["docs"][0]["error"]["type"], "security_exception");
+    assert_eq!(node.count(), before);
+}

@@ -185,12 +185,14 @@ impl Shared {
                 }
             }
             None => {
-                let mut body = self.inspect(&mut c, body, encoding.as_deref(), now, ctx).await?;
-                if s.per_item && matches!(c.api, "mget" | "mtermvectors") && encoding.is_none() {
-                    match self.per_doc(&mut c, &body, &principal, now, &items) {
+                let (mut body, plain) = self.inspect(&mut c, body, encoding.as_deref(), now, ctx).await?;
+                if s.per_item && matches!(c.api, "mget" | "mtermvectors") {
+                    match self.per_doc(&mut c, &plain, &principal, now, &items) {
                         Some(DocsOutcome::AllDenied) => return Ok(self.answer_all_denied(rewrite::Shape::Docs, &items, ctx)),
                         Some(DocsOutcome::Filtered(b)) => {
+                            // The filtered docs are forwarded as plain JSON, whatever the client sent.
                             parts.headers.insert(header::CONTENT_LENGTH, http::HeaderValue::from(b.len()));
+                            parts.headers.remove(header::CONTENT_ENCODING);
                             parts.headers.remove(header::ACCEPT_ENCODING);
                             body = ReqBody::Full(Some(b));
                         }
@@ -364,10 +366,10 @@ impl Shared {
         encoding: Option<&str>,
         now: i64,
         ctx: &mut Ctx,
-    ) -> Result<ReqBody, Failure> {
+    ) -> Result<(ReqBody, bytes::Bytes), Failure> {
         let s = &self.settings.inspect;
         match c.body {
-            BodyPlan::None => Ok(body),
+            BodyPlan::None => Ok((body, bytes::Bytes::new())),
             BodyPlan::Buffer(_) => {
                 let limit = if c.whole_ndjson() { self.settings.max_body_size } else { s.max_buffered.min(self.settings.max_body_size) };
                 let raw = inspect::buffer(body, limit).await?;
@@ -383,7 +385,7 @@ impl Shared {
                         r.body_sha256 = Some(crate::authn::cache::sha256_hex(&raw));
                     }
                 }
-                Ok(ReqBody::Full(Some(raw)))
+                Ok((ReqBody::Full(Some(raw)), plain))
             }
             // Streaming bodies go through `items::ItemsBody` (per item) or were turned into
             // `Buffer` (reject mode) by `process`.
