@@ -7,8 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -30,13 +29,6 @@ pub struct SinkSettings {
     pub on_full: OnFull,
 }
 
-enum Msg {
-    Line(Vec<u8>),
-    /// Rendered on the writer thread, off the request path.
-    Record(Box<super::Record>),
-    Flush(mpsc::Sender<()>),
-}
-
 #[derive(Default, Debug)]
 pub struct SinkCounters {
     pub depth: AtomicI64,
@@ -45,65 +37,128 @@ pub struct SinkCounters {
     pub write_errors: AtomicU64,
 }
 
+/// The queue: rendered lines waiting for the writer, in one buffer it swaps out whole.
+#[derive(Default)]
+struct Queue {
+    buf: Vec<u8>,
+    lines: usize,
+    /// Flushes asked for, and the last one the writer completed (synced).
+    flush_asked: u64,
+    flush_done: u64,
+    closed: bool,
+}
+
+struct State {
+    queue: Mutex<Queue>,
+    /// Wakes the writer before its poll: the queue is half full, a flush was asked for, or the
+    /// sink closed.
+    work: Condvar,
+    /// Wakes senders waiting for room (`block`) and flushes waiting to complete.
+    room: Condvar,
+    capacity: usize,
+    counters: Arc<SinkCounters>,
+    /// Drops not yet reported in the log itself.
+    unreported: AtomicU64,
+}
+
 pub struct Sink {
-    tx: SyncSender<Msg>,
+    state: Arc<State>,
     on_full: OnFull,
     pub counters: Arc<SinkCounters>,
-    /// Drops not yet reported in the log itself.
-    unreported: Arc<AtomicU64>,
+}
+
+thread_local! {
+    /// Where a record is rendered before it is copied into the queue.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(2048));
 }
 
 impl Sink {
     pub fn start(s: &SinkSettings) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(s.queue.max(1));
+        let (sink, mut writer) = Self::parts(s)?;
+        let state = sink.state.clone();
+        std::thread::Builder::new().name("sluice-audit".into()).spawn(move || writer.run(&state))?;
+        Ok(sink)
+    }
+
+    fn parts(s: &SinkSettings) -> std::io::Result<(Self, Writer)> {
         let counters = Arc::new(SinkCounters::default());
-        let unreported = Arc::new(AtomicU64::new(0));
-        let mut writer = Writer::open(&s.output)?;
-        let (c, u) = (counters.clone(), unreported.clone());
-        std::thread::Builder::new().name("sluice-audit".into()).spawn(move || writer.run(rx, &c, &u))?;
-        Ok(Self { tx, on_full: s.on_full, counters, unreported })
+        let state = Arc::new(State {
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            capacity: s.queue.max(1),
+            counters: counters.clone(),
+            unreported: AtomicU64::new(0),
+        });
+        Ok((Self { state, on_full: s.on_full, counters }, Writer::open(&s.output)?))
     }
 
-    /// Queues one JSON line (without its newline).
+    /// Queues one line (an admin event).
     pub fn send(&self, line: Vec<u8>) {
-        self.queue(Msg::Line(line));
+        self.queue(&line);
     }
 
-    /// Queues a request record; it is rendered as JSON on the writer thread.
-    pub fn record(&self, r: Box<super::Record>) {
-        self.queue(Msg::Record(r));
+    /// Renders a request's record on the calling thread (its data is still in cache there) and
+    /// queues the line.
+    pub fn record(&self, r: &super::Record) {
+        SCRATCH.with_borrow_mut(|line| {
+            line.clear();
+            r.write_json(line);
+            self.queue(line);
+        });
     }
 
-    fn queue(&self, msg: Msg) {
-        self.counters.depth.fetch_add(1, Ordering::Relaxed);
-        let sent = match self.on_full {
-            OnFull::Block => self.tx.send(msg).is_ok(),
-            OnFull::Drop => match self.tx.try_send(msg) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    self.unreported.fetch_add(1, Ordering::Relaxed);
-                    false
-                }
-                Err(TrySendError::Disconnected(_)) => false,
-            },
-        };
-        if !sent {
-            self.counters.depth.fetch_sub(1, Ordering::Relaxed);
+    fn queue(&self, line: &[u8]) {
+        let st = &*self.state;
+        let Ok(mut q) = st.queue.lock() else { return };
+        while q.lines >= st.capacity && !q.closed {
+            if self.on_full == OnFull::Drop {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                st.unreported.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            st.work.notify_one();
+            q = match st.room.wait(q) {
+                Ok(q) => q,
+                Err(_) => return,
+            };
         }
+        q.buf.extend_from_slice(line);
+        q.buf.push(b'\n');
+        q.lines += 1;
+        if q.lines == st.capacity.div_ceil(2) {
+            // Half full: the writer takes the batch now rather than at its next poll.
+            st.work.notify_one();
+        }
+        self.counters.depth.store(q.lines as i64, Ordering::Relaxed);
     }
 
-    /// Waits until everything queued so far is written and synced.
+    /// Returns once every line queued before the call is written and synced to the file.
     pub fn flush(&self) {
-        let (tx, rx) = mpsc::channel();
-        if self.tx.send(Msg::Flush(tx)).is_ok() {
-            let _ = rx.recv();
+        let st = &*self.state;
+        let Ok(mut q) = st.queue.lock() else { return };
+        q.flush_asked += 1;
+        let want = q.flush_asked;
+        st.work.notify_one();
+        while q.flush_done < want && !q.closed {
+            q = match st.room.wait(q) {
+                Ok(q) => q,
+                Err(_) => return,
+            };
         }
     }
 }
 
-/// How long the writer sleeps when the queue is empty. At 100,000 events/s a round holds 500
-/// events, far below the default queue of 65,536.
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.state.queue.lock() {
+            q.closed = true;
+        }
+        self.state.work.notify_one();
+    }
+}
+
+/// How often the writer takes the queue when nobody wakes it: lines reach the file within this.
 const POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 enum Target {
@@ -142,43 +197,53 @@ impl Writer {
     /// Drains the queue, then sleeps `POLL` when it is empty: producers never have to wake the
     /// writer (no syscall per event), each round is one write of many lines, and events reach
     /// the disk within milliseconds.
-    fn run(&mut self, rx: Receiver<Msg>, c: &SinkCounters, unreported: &AtomicU64) {
-        let mut line = Vec::with_capacity(2048);
-        loop {
-            let msg = match rx.try_recv() {
-                Ok(m) => m,
-                Err(mpsc::TryRecvError::Empty) => {
-                    self.flush(false);
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-                Err(mpsc::TryRecvError::Disconnected) => break,
-            };
-            match msg {
-                Msg::Flush(done) => {
-                    self.flush(true);
-                    let _ = done.send(());
-                    continue;
-                }
-                Msg::Line(l) => line = l,
-                Msg::Record(r) => {
-                    line.clear();
-                    r.write_json(&mut line);
-                }
+    fn run(&mut self, st: &State) {
+        let mut batch = Vec::with_capacity(64 * 1024);
+        while self.step(st, &mut batch, true) {}
+    }
+
+    /// Takes what is queued (waiting up to `POLL` when nothing is and `wait`), writes it and
+    /// completes the flushes asked for meanwhile. False once the sink closed and all is written.
+    fn step(&mut self, st: &State, batch: &mut Vec<u8>, wait: bool) -> bool {
+        let (lines, flush, closed) = {
+            let Ok(mut q) = st.queue.lock() else { return false };
+            // Lines are written in batches, one per `POLL`, unless someone needs them sooner.
+            if wait && q.lines < st.capacity.div_ceil(2) && q.flush_asked == q.flush_done && !q.closed {
+                q = match st.work.wait_timeout(q, POLL) {
+                    Ok((q, _)) => q,
+                    Err(_) => return false,
+                };
             }
-            let lost = unreported.swap(0, Ordering::Relaxed);
-            if lost > 0 {
-                let note = format!(
-                    r#"{{"@timestamp":"{}","event":{{"kind":"alert","action":"audit_events_dropped","outcome":"failure"}},"sluice":{{"audit":{{"dropped":{lost}}}}}}}"#,
-                    crate::clock::rfc3339(crate::clock::Clock::now_ms(&crate::clock::SystemClock))
-                );
-                self.write(note.as_bytes(), c);
-            }
-            self.write(&line, c);
-            c.depth.fetch_sub(1, Ordering::Relaxed);
-            c.written.fetch_add(1, Ordering::Relaxed);
+            batch.clear();
+            std::mem::swap(batch, &mut q.buf);
+            let lines = std::mem::take(&mut q.lines);
+            st.counters.depth.store(0, Ordering::Relaxed);
+            st.room.notify_all();
+            (lines, (q.flush_asked > q.flush_done).then_some(q.flush_asked), q.closed)
+        };
+        let c = &*st.counters;
+        let lost = st.unreported.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let note = format!(
+                r#"{{"@timestamp":"{}","event":{{"kind":"alert","action":"audit_events_dropped","outcome":"failure"}},"sluice":{{"audit":{{"dropped":{lost}}}}}}}"#,
+                crate::clock::rfc3339(crate::clock::Clock::now_ms(&crate::clock::SystemClock))
+            );
+            self.write(note.as_bytes(), c);
         }
-        self.flush(true);
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', batch) {
+            self.write(&batch[start..end], c);
+            start = end + 1;
+        }
+        c.written.fetch_add(lines as u64, Ordering::Relaxed);
+        self.flush(flush.is_some() || closed);
+        if let Some(asked) = flush {
+            if let Ok(mut q) = st.queue.lock() {
+                q.flush_done = q.flush_done.max(asked);
+                st.room.notify_all();
+            }
+        }
+        !(closed && lines == 0)
     }
 
     fn write(&mut self, line: &[u8], c: &SinkCounters) {
@@ -235,4 +300,56 @@ fn rotate(w: &mut BufWriter<File>, path: &Path, max_files: usize) -> std::io::Re
         }
     }
     std::fs::rename(path, rotated(path, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(dir: &Path, queue: usize, on_full: OnFull) -> (Sink, Writer, PathBuf) {
+        let path = dir.join("audit.log");
+        let s = SinkSettings { output: Output::File { path: path.clone(), max_size: 1 << 20, max_files: 2 }, queue, on_full };
+        let (sink, writer) = Sink::parts(&s).unwrap();
+        (sink, writer, path)
+    }
+
+    #[test]
+    fn a_full_queue_in_drop_mode_counts_the_loss_and_reports_it_before_the_next_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, mut writer, path) = sink(dir.path(), 2, OnFull::Drop);
+        for i in 0..5 {
+            sink.send(format!(r#"{{"n":{i}}}"#).into_bytes());
+        }
+        assert_eq!(sink.counters.dropped.load(Ordering::Relaxed), 3);
+        assert_eq!(sink.counters.depth.load(Ordering::Relaxed), 2);
+        let mut batch = Vec::new();
+        assert!(writer.step(&sink.state, &mut batch, false));
+        sink.send(br#"{"n":5}"#.to_vec());
+        assert!(writer.step(&sink.state, &mut batch, false));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[0]["sluice"]["audit"]["dropped"], 3);
+        assert_eq!((lines[1]["n"].as_u64(), lines[2]["n"].as_u64(), lines[3]["n"].as_u64()), (Some(0), Some(1), Some(5)));
+        assert_eq!(sink.counters.written.load(Ordering::Relaxed), 3);
+        assert_eq!(sink.counters.depth.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn block_mode_waits_for_room_and_flush_returns_once_everything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, mut writer, path) = sink(dir.path(), 1, OnFull::Block);
+        let state = sink.state.clone();
+        let t = std::thread::spawn(move || writer.run(&state));
+        for i in 0..200 {
+            sink.send(format!(r#"{{"n":{i}}}"#).into_bytes());
+        }
+        sink.flush();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let got: Vec<u64> = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["n"].as_u64().unwrap()).collect();
+        assert_eq!(got, (0..200).collect::<Vec<_>>(), "in order, none lost");
+        assert_eq!(sink.counters.dropped.load(Ordering::Relaxed), 0);
+        drop(sink);
+        t.join().unwrap();
+    }
 }

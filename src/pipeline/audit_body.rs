@@ -37,7 +37,7 @@ impl Drop for Metered {
             }
             r.bytes_out = self.bytes;
             r.duration_us = self.started.elapsed().as_micros() as u64;
-            self.observe.audit.record(r);
+            self.observe.audit.record(&r);
         }
     }
 }

@@ -95,9 +95,10 @@ impl Handler for Pipeline {
     async fn handle(&self, req: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<ResBody> {
         let sh = &self.shared;
         let started = std::time::Instant::now();
-        let rec = sh.observe.audit.enabled().then(|| Box::new(record_for(&req, &conn, sh.clock.now_ms())));
+        let now = sh.clock.now_ms();
+        let rec = sh.observe.audit.enabled().then(|| Box::new(record_for(&req, &conn, now)));
         let mut ctx = Ctx { rec, outcome: Outcome::Failed, node: None, denied: Vec::new() };
-        let res = match sh.process(req, &conn, &mut ctx).await {
+        let res = match sh.process(req, &conn, now, &mut ctx).await {
             Ok(res) => res,
             Err(f) => {
                 ctx.outcome = outcome_of(&f);
@@ -120,7 +121,7 @@ impl Handler for Pipeline {
 }
 
 impl Shared {
-    async fn process(&self, req: Request<Incoming>, conn: &ConnInfo, ctx: &mut Ctx) -> Result<Response<ResBody>, Failure> {
+    async fn process(&self, req: Request<Incoming>, conn: &ConnInfo, now: i64, ctx: &mut Ctx) -> Result<Response<ResBody>, Failure> {
         let s = &self.settings;
         if headers::head_size(req.method(), req.uri(), req.headers()) > s.max_header_size {
             return Err(Failure::HeadersTooLarge { limit: s.max_header_size });
@@ -129,7 +130,6 @@ impl Shared {
         if declared.is_some_and(|n| n > s.max_body_size) {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
         }
-        let now = self.clock.now_ms();
         // Shared with the audit record rather than copied into it.
         let principal = Arc::new(self.authenticate(&req, conn, now, ctx).await?);
         if let Some(r) = ctx.rec() {
@@ -156,7 +156,8 @@ impl Shared {
         let (body, exceeded) = limit_body(body, declared, s.max_body_size);
         let verdict = Verdict::default();
         let decide_now = |this: &Self, c: &Classification, parts: &mut http::request::Parts, ctx: &mut Ctx| {
-            let decided = std::time::Instant::now();
+            // Timed for the audit record only.
+            let decided = ctx.rec.is_some().then(std::time::Instant::now);
             let decision = this.decide(&principal, c, parts, now, ctx);
             this.record_decision(c, decision.as_ref().ok(), decided, ctx);
             decision

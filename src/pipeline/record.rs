@@ -38,7 +38,7 @@ impl Ctx {
 
 impl Shared {
     /// What the audit record and the metrics keep of a decision.
-    pub(super) fn record_decision(&self, c: &Classification, d: Option<&Arc<crate::authz::Decision>>, started: std::time::Instant, ctx: &mut Ctx) {
+    pub(super) fn record_decision(&self, c: &Classification, d: Option<&Arc<crate::authz::Decision>>, started: Option<std::time::Instant>, ctx: &mut Ctx) {
         let allowed = d.is_some_and(|d| d.allowed);
         let m = &self.observe.metrics;
         match (c.cluster, c.targets.first()) {
@@ -52,7 +52,7 @@ impl Shared {
         }
         let denied_names = std::mem::take(&mut ctx.denied);
         let Some(r) = ctx.rec.as_deref_mut() else { return };
-        r.decision_us = Some(started.elapsed().as_micros() as u64);
+        r.decision_us = started.map(|s| s.elapsed().as_micros() as u64);
         r.api = Some(c.api);
         r.cluster_privilege = c.cluster.map(|p| p.as_str());
         r.targets = c.targets.clone();
