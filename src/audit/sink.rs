@@ -202,7 +202,8 @@ impl Writer {
         while self.step(st, &mut batch, true) {}
     }
 
-    /// Takes what is queued (waiting up to `POLL` when nothing is and `wait`), writes it and
+    /// Takes what is queued (with `wait`, after up to `POLL` unless the queue is half full, a
+    /// flush was asked for or the sink closed), writes it in as few writes as rotation allows and
     /// completes the flushes asked for meanwhile. False once the sink closed and all is written.
     fn step(&mut self, st: &State, batch: &mut Vec<u8>, wait: bool) -> bool {
         let (lines, flush, closed) = {
@@ -228,13 +229,9 @@ impl Writer {
                 r#"{{"@timestamp":"{}","event":{{"kind":"alert","action":"audit_events_dropped","outcome":"failure"}},"sluice":{{"audit":{{"dropped":{lost}}}}}}}"#,
                 crate::clock::rfc3339(crate::clock::Clock::now_ms(&crate::clock::SystemClock))
             );
-            self.write(note.as_bytes(), c);
+            self.write(format!("{note}\n").as_bytes(), c);
         }
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', batch) {
-            self.write(&batch[start..end], c);
-            start = end + 1;
-        }
+        self.write(batch, c);
         c.written.fetch_add(lines as u64, Ordering::Relaxed);
         self.flush(flush.is_some() || closed);
         if let Some(asked) = flush {
@@ -246,25 +243,38 @@ impl Writer {
         !(closed && lines == 0)
     }
 
-    fn write(&mut self, line: &[u8], c: &SinkCounters) {
+    /// Writes whole lines (each ending in `\n`), as few writes as rotation allows.
+    fn write(&mut self, mut lines: &[u8], c: &SinkCounters) {
         let ok = match &mut self.target {
-            Target::Stdout(s) => {
-                let mut l = s.lock();
-                l.write_all(line).and_then(|()| l.write_all(b"\n")).is_ok()
-            }
+            Target::Stdout(s) => s.lock().write_all(lines).is_ok(),
             Target::File { w, path, size, max_size, max_files } => {
-                let need = line.len() as u64 + 1;
-                if *size > 0 && *size + need > *max_size {
-                    match rotate(w, path, *max_files).and_then(|()| open_append(path)) {
-                        Ok((nw, ns)) => {
-                            *w = nw;
-                            *size = ns;
+                let mut ok = true;
+                while !lines.is_empty() {
+                    let room = max_size.saturating_sub(*size).min(lines.len() as u64) as usize;
+                    // The whole lines that fit in this file; a line longer than a whole file
+                    // gets a file of its own.
+                    let mut take = if room == lines.len() { room } else { memchr::memrchr(b'\n', &lines[..room]).map_or(0, |i| i + 1) };
+                    if take == 0 && *size > 0 {
+                        match rotate(w, path, *max_files).and_then(|()| open_append(path)) {
+                            Ok((nw, ns)) => {
+                                *w = nw;
+                                *size = ns;
+                                continue;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "audit file rotation failed");
+                                take = lines.len();
+                            }
                         }
-                        Err(e) => tracing::error!(error = %e, "audit file rotation failed"),
                     }
+                    if take == 0 {
+                        take = memchr::memchr(b'\n', lines).map_or(lines.len(), |i| i + 1);
+                    }
+                    ok &= w.write_all(&lines[..take]).is_ok();
+                    *size += take as u64;
+                    lines = &lines[take..];
                 }
-                *size += need;
-                w.write_all(line).and_then(|()| w.write_all(b"\n")).is_ok()
+                ok
             }
         };
         if !ok {
@@ -351,5 +361,32 @@ mod tests {
         assert_eq!(sink.counters.dropped.load(Ordering::Relaxed), 0);
         drop(sink);
         t.join().unwrap();
+    }
+
+    #[test]
+    fn one_batch_is_split_across_rotated_files_at_line_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let s = SinkSettings { output: Output::File { path: path.clone(), max_size: 100, max_files: 50 }, queue: 100, on_full: OnFull::Block };
+        let (sink, mut writer) = Sink::parts(&s).unwrap();
+        let mut sent = Vec::new();
+        for i in 0..20 {
+            let line = if i == 7 { format!(r#"{{"n":{i},"pad":"{}"}}"#, "x".repeat(150)) } else { format!(r#"{{"n":{i}}}"#) };
+            sent.push(line.clone());
+            sink.send(line.into_bytes());
+        }
+        assert!(writer.step(&sink.state, &mut Vec::new(), false));
+        writer.flush(true);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        // audit.log.N holds older lines the higher N is; audit.log the newest.
+        files.sort_by_key(|p| std::cmp::Reverse(p.extension().and_then(|e| e.to_str()).and_then(|e| e.parse::<u32>().ok()).unwrap_or(0)));
+        let mut got = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            assert!(text.len() <= 100 || text.lines().count() == 1, "{} holds {} bytes over the limit", f.display(), text.len());
+            assert!(text.ends_with('\n'));
+            got.extend(text.lines().map(str::to_string));
+        }
+        assert_eq!(got, sent);
     }
 }
