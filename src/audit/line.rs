@@ -181,7 +181,12 @@ impl Record {
         for (i, t) in self.targets.iter().enumerate() {
             w.comma_after_first(i);
             w.lit(r#"{"name":"#);
-            w.str(&t.index.render());
+            let i = &t.index;
+            if i.exclude || i.cluster.is_some() || i.selector.is_some() {
+                w.str(&i.render());
+            } else {
+                w.str(&i.name);
+            }
             w.lit(r#","privileges":["#);
             for (k, p) in t.privileges.iter().enumerate() {
                 w.comma_after_first(k);
