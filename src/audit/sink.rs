@@ -46,6 +46,9 @@ struct Queue {
     flush_asked: u64,
     flush_done: u64,
     closed: bool,
+    /// The writer thread ended (it only does when the sink closed, or if it panicked): nothing
+    /// will make room any more, so nobody waits for it.
+    writer_gone: bool,
 }
 
 struct State {
@@ -110,17 +113,19 @@ impl Sink {
 
     fn queue(&self, line: &[u8]) {
         let st = &*self.state;
-        let Ok(mut q) = st.queue.lock() else { return };
+        let lost = || {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            st.unreported.fetch_add(1, Ordering::Relaxed);
+        };
+        let Ok(mut q) = st.queue.lock() else { return lost() };
         while q.lines >= st.capacity && !q.closed {
-            if self.on_full == OnFull::Drop {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                st.unreported.fetch_add(1, Ordering::Relaxed);
-                return;
+            if self.on_full == OnFull::Drop || q.writer_gone {
+                return lost();
             }
             st.work.notify_one();
             q = match st.room.wait(q) {
                 Ok(q) => q,
-                Err(_) => return,
+                Err(_) => return lost(),
             };
         }
         q.buf.extend_from_slice(line);
@@ -140,7 +145,7 @@ impl Sink {
         q.flush_asked += 1;
         let want = q.flush_asked;
         st.work.notify_one();
-        while q.flush_done < want && !q.closed {
+        while q.flush_done < want && !q.closed && !q.writer_gone {
             q = match st.room.wait(q) {
                 Ok(q) => q,
                 Err(_) => return,
@@ -194,10 +199,19 @@ impl Writer {
         Ok(Self { target })
     }
 
-    /// Drains the queue, then sleeps `POLL` when it is empty: producers never have to wake the
-    /// writer (no syscall per event), each round is one write of many lines, and events reach
-    /// the disk within milliseconds.
+    /// Takes the queue every `POLL` (producers wake it only when it is half full: no system
+    /// call per event), each round one write of many lines; events reach the file within
+    /// milliseconds. However it ends, waiting senders and flushes are released.
     fn run(&mut self, st: &State) {
+        struct Gone<'a>(&'a State);
+        impl Drop for Gone<'_> {
+            fn drop(&mut self) {
+                let mut q = self.0.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                q.writer_gone = true;
+                self.0.room.notify_all();
+            }
+        }
+        let _gone = Gone(st);
         let mut batch = Vec::with_capacity(64 * 1024);
         while self.step(st, &mut batch, true) {}
     }
@@ -388,5 +402,16 @@ mod tests {
             got.extend(text.lines().map(str::to_string));
         }
         assert_eq!(got, sent);
+    }
+
+    #[test]
+    fn without_a_writer_nobody_waits_and_the_loss_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, _writer, _) = sink(dir.path(), 1, OnFull::Block);
+        sink.send(b"{}".to_vec());
+        sink.state.queue.lock().unwrap().writer_gone = true;
+        sink.send(b"{}".to_vec());
+        sink.flush();
+        assert_eq!(sink.counters.dropped.load(Ordering::Relaxed), 1);
     }
 }
