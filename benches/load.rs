@@ -141,7 +141,7 @@ async fn main() {
     }
     let secs = env_num("BENCH_SECS", 5);
     let gib = env_num("BENCH_GIB", 1);
-    let node = Arc::new(FakeNode::start_with(Options { keep_body_bytes: Some(0), short_bulk: true, silent: false }, None).await);
+    let node = Arc::new(FakeNode::start_with(Options { keep_body_bytes: Some(0), short_bulk: true, ..Options::default() }, None).await);
     let (mut sluice, proxy) = start_sluice(&node.url());
     let workloads = [
         Workload { name: "GET _search", method: "GET", path: "/logs-2024.11/_search?q=log.level:ERROR&size=10", body: Bytes::new(), conns: 64 },

@@ -232,3 +232,32 @@ async fn compressed_mget_docs_are_decided_one_by_one_after_decompression() {
     assert_eq!(got.json()["docs"][0]["error"]["type"], "security_exception");
     assert_eq!(node.count(), before);
 }
+
+#[tokio::test]
+async fn a_node_that_compresses_anyway_has_its_response_decompressed_and_rewritten() {
+    let node = FakeNode::start_with(support::fake_node::Options { gzip_responses: true, ..Default::default() }, None).await;
+    let sluice = SluiceBuilder::new(&[node.url()]).grants(table()).start().await;
+    let mut c = Sender::h1(sluice.addr).await;
+    let (all, _, ok) = mixed_bulk(12);
+    let got = c.fetch(client::req("POST", sluice.addr, "/_bulk", full(all))).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert!(got.headers.get("content-encoding").is_none(), "rewritten, so sent as identity");
+    let items = got.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), ok.len());
+    for (item, ok) in items.iter().zip(&ok) {
+        let (_, v) = item.as_object().unwrap().iter().next().unwrap();
+        assert_eq!(v["status"] == 403, !ok, "{item}");
+    }
+    assert_eq!(got.json()["errors"], true);
+    let r = http::Request::post(format!("http://{}/logs-2/_mget", sluice.addr))
+        .header("content-type", "application/json")
+        .body(full(r#"{"docs":[{"_index":"secret","_id":"1"},{"_id":"2"}]}"#))
+        .unwrap();
+    let got = c.fetch(r).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let docs = got.json()["docs"].as_array().unwrap().clone();
+    assert_eq!((docs.len(), docs[0]["error"]["type"].as_str(), docs[1]["_id"].as_str()), (2, Some("security_exception"), Some("2")));
+    // Nothing denied: nothing to rewrite, the compressed response passes as it came.
+    let got = c.fetch(client::req("POST", sluice.addr, "/_bulk", full("{\"index\":{\"_index\":\"logs-1\"}}\n{}\n"))).await;
+    assert_eq!(got.headers.get("content-encoding").unwrap(), "gzip");
+}

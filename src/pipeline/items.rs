@@ -79,7 +79,7 @@ pub struct ItemsBody {
     max_decompressed: u64,
 }
 
-/// A streaming decompressor for gzip or deflate request bodies.
+/// A streaming decompressor for gzip or deflate bodies (requests, and responses to rewrite).
 pub enum Decoder {
     Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
     Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
@@ -96,7 +96,7 @@ impl Decoder {
         }
     }
 
-    fn feed(&mut self, data: &[u8], finish: bool) -> std::io::Result<Bytes> {
+    pub(super) fn feed(&mut self, data: &[u8], finish: bool) -> std::io::Result<Bytes> {
         use std::io::Write;
         let out = match self {
             Decoder::Gzip(d) => {

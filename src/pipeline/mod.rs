@@ -230,6 +230,16 @@ impl Shared {
                     self.record_items(&items, ctx);
                     if denied {
                         parts.headers.remove(header::CONTENT_LENGTH);
+                        let enc = header_str(&parts.headers, header::CONTENT_ENCODING);
+                        match items::Decoder::for_encoding(enc) {
+                            Ok(None) => {}
+                            Ok(Some(decoder)) => {
+                                parts.headers.remove(header::CONTENT_ENCODING);
+                                body = ResBody::Boxed(rewrite::Inflate::new(body, decoder).boxed_unsync());
+                            }
+                            // Denied items cannot be put back into a body Sluice cannot read.
+                            Err(_) => return Err(Failure::NodeFailed),
+                        }
                         ctx.outcome = Outcome::Allowed;
                         body = ResBody::Boxed(rewrite::Rewrite::new(body, shape, &items).boxed_unsync());
                     }

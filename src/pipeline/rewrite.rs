@@ -321,3 +321,55 @@ mod props {
         }
     }
 }
+
+/// A node's compressed response, decompressed as it streams so denied items can be put back
+/// into it. Sluice asks nodes for identity when it rewrites; this covers a node (or something
+/// between) that compresses anyway.
+pub struct Inflate {
+    inner: ResBody,
+    decoder: super::items::Decoder,
+    done: bool,
+}
+
+impl Inflate {
+    pub fn new(inner: ResBody, decoder: super::items::Decoder) -> Self {
+        Self { inner, decoder, done: false }
+    }
+}
+
+impl Body for Inflate {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        let broken = |_| BodyError::Other("the node's compressed response could not be decoded".into());
+        while !this.done {
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    // Trailers of the compressed stream are not carried over.
+                    let Some(data) = frame.data_ref() else { continue };
+                    match this.decoder.feed(data, false) {
+                        Ok(out) if out.is_empty() => continue,
+                        Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
+                        Err(e) => return Poll::Ready(Some(Err(broken(e)))),
+                    }
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => {
+                    this.done = true;
+                    return match this.decoder.feed(&[], true) {
+                        Ok(out) if out.is_empty() => Poll::Ready(None),
+                        Ok(out) => Poll::Ready(Some(Ok(Frame::data(out)))),
+                        Err(e) => Poll::Ready(Some(Err(broken(e)))),
+                    };
+                }
+            }
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+}

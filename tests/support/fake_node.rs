@@ -38,6 +38,9 @@ pub struct Options {
     pub short_bulk: bool,
     /// Accept connections but never answer.
     pub silent: bool,
+    /// Gzip every response, whatever the request's Accept-Encoding (a misbehaving node or
+    /// something compressing in between).
+    pub gzip_responses: bool,
 }
 
 pub struct FakeNode {
@@ -144,7 +147,17 @@ async fn handle(req: Request<Incoming>, rec: Arc<Mutex<Vec<Received>>>, opts: Op
         headers: parts.headers.clone(),
         body: kept.clone(),
     });
-    Ok(answer(&parts.method, &parts.uri, &parts.headers, &kept, opts).await)
+    let res = answer(&parts.method, &parts.uri, &parts.headers, &kept, opts).await;
+    if !opts.gzip_responses {
+        return Ok(res);
+    }
+    let (mut parts, body) = res.into_parts();
+    let plain = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, &plain).unwrap();
+    parts.headers.insert("content-encoding", "gzip".parse().unwrap());
+    parts.headers.remove("content-length");
+    Ok(Response::from_parts(parts, full(e.finish().unwrap())))
 }
 
 fn es(status: StatusCode, body: Body) -> Response<Body> {
