@@ -33,7 +33,7 @@ pub struct Record {
     /// A per-process sequence number; the request id is `<at_ms hex>-<seq hex>`.
     pub seq: u64,
     pub at_ms: i64,
-    /// Method, path and query as received (cheap clones; rendered on the writer thread).
+    /// Method, path and query as received (cheap clones; rendered when the response ends).
     pub method: http::Method,
     pub uri: http::Uri,
     pub source: Option<std::net::SocketAddr>,
@@ -44,7 +44,7 @@ pub struct Record {
     pub ignored_proxy_header: bool,
     pub api: Option<&'static str>,
     pub cluster_privilege: Option<&'static str>,
-    /// The targets as classified (rendered on the writer thread).
+    /// The targets as classified (rendered when the response ends).
     pub targets: Vec<crate::classify::Target>,
     pub forwarded: Option<String>,
     pub decision: Option<&'static str>,
