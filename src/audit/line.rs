@@ -27,37 +27,31 @@ impl W<'_> {
             self.str(v);
         }
     }
-    fn num(&mut self, mut v: u64) {
+    /// `v` in base 10 or 16 (lower-case), most significant digit first.
+    fn digits(&mut self, mut v: u64, radix: u64) {
         let mut buf = [0u8; 20];
         let mut i = buf.len();
         loop {
             i -= 1;
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
+            buf[i] = b"0123456789abcdef"[(v % radix) as usize];
+            v /= radix;
             if v == 0 {
                 break;
             }
         }
         self.0.extend_from_slice(&buf[i..]);
+    }
+    fn num(&mut self, v: u64) {
+        self.digits(v, 10);
+    }
+    fn hex(&mut self, v: u64) {
+        self.digits(v, 16);
     }
     fn opt_num(&mut self, key: &'static str, v: Option<u64>) {
         if let Some(v) = v {
             self.lit(key);
             self.num(v);
         }
-    }
-    fn hex(&mut self, mut v: u64) {
-        let mut buf = [0u8; 16];
-        let mut i = buf.len();
-        loop {
-            i -= 1;
-            buf[i] = b"0123456789abcdef"[(v & 15) as usize];
-            v >>= 4;
-            if v == 0 {
-                break;
-            }
-        }
-        self.0.extend_from_slice(&buf[i..]);
     }
     /// RFC 3339 in UTC to the second, quoted, formatted once per second per thread.
     fn timestamp(&mut self, at_ms: i64) {
@@ -136,8 +130,8 @@ impl Record {
             w.num(u64::from(a.port()));
             w.lit("}");
         }
-        let header = |h: &Option<http::HeaderValue>| h.as_ref().and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect::<String>());
-        let (opaque_id, traceparent) = (header(&self.opaque_id), header(&self.traceparent));
+        let header = |h: &Option<http::HeaderValue>, max: usize| h.as_ref().and_then(|v| v.to_str().ok()).map(|s| s.chars().take(max).collect::<String>());
+        let (opaque_id, traceparent) = (header(&self.opaque_id, 256), header(&self.traceparent, 128));
         if let Some(t) = traceparent.as_deref().and_then(|t| t.split('-').nth(1)) {
             w.lit(r#","trace":{"id":"#);
             w.str(t);

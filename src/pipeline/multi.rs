@@ -64,9 +64,6 @@ impl Shared {
     /// no `docs` list (then the request is decided whole). `plain` is the body as the server
     /// reads it (decompressed).
     pub(super) fn per_doc(&self, c: &mut Classification, plain: &[u8], p: &Principal, now: i64, items: &items::SharedLog) -> Option<DocsOutcome> {
-        if plain.is_empty() {
-            return None;
-        }
         let mut v: serde_json::Value = serde_json::from_slice(plain).ok()?;
         let docs = v.get_mut("docs")?.as_array_mut()?;
         let default = c.targets.iter().find(|t| t.source == "path:{index}").map(|t| t.index.render());
