@@ -46,7 +46,7 @@ impl Verifier {
         self.cache.clear();
     }
 
-    pub fn verify(&self, user: &str, password: &str) -> Result<Principal, AuthnError> {
+    pub fn verify(&self, user: &str, password: &str) -> Result<Arc<Principal>, AuthnError> {
         let id = self.cache.id(&[user.as_bytes(), password.as_bytes()]);
         // Entries live for the cache's TTL (basic credentials have no expiry of their own).
         if let Some(p) = self.cache.get(&id, i64::MIN) {
@@ -59,7 +59,7 @@ impl Verifier {
         if !verify_hash(password, &u.hash) {
             return Err(AuthnError::invalid(Scheme::Basic, format!("wrong password for user [{user}]")));
         }
-        let p = Principal::new(u.name.clone(), u.groups.clone(), Scheme::Basic);
+        let p = Arc::new(Principal::new(u.name.clone(), u.groups.clone(), Scheme::Basic));
         self.cache.put(id, p.clone(), i64::MAX);
         Ok(p)
     }

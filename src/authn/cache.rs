@@ -1,39 +1,45 @@
-//! A bounded, expiring cache of verified credentials, keyed by a keyed hash (HMAC-SHA256 with
-//! a per-process random key) of the credential bytes: the cache never holds a password or
-//! token, and its keys are useless outside this process.
+//! A bounded, expiring cache of verified credentials, keyed by a keyed hash (SipHash-2-4 with
+//! a 128-bit output and a per-process random 128-bit key, a pseudo-random function) of the
+//! credential bytes: the cache never holds a password or token, and its keys are useless
+//! outside this process. (HMAC-SHA256 did the same job at five times the cost per request.)
 
+use std::hash::Hasher;
+use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
-use ring::hmac;
+use ring::rand::SecureRandom;
+use siphasher::sip128::{Hasher128, SipHasher24};
 
 use super::Principal;
 
 pub struct CredentialCache {
-    key: hmac::Key,
-    entries: Cache<[u8; 32], (Principal, i64)>,
+    key: [u8; 16],
+    entries: Cache<u128, (Arc<Principal>, i64)>,
 }
 
 impl CredentialCache {
     pub fn new(capacity: u64, ttl: Duration) -> Self {
-        let rng = ring::rand::SystemRandom::new();
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).unwrap_or_else(|_| hmac::Key::new(hmac::HMAC_SHA256, &rand_fallback()));
+        let mut key = [0u8; 16];
+        if ring::rand::SystemRandom::new().fill(&mut key).is_err() {
+            key.copy_from_slice(&rand_fallback()[..16]);
+        }
         Self { key, entries: Cache::builder().max_capacity(capacity).time_to_live(ttl).build() }
     }
 
-    pub fn id(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.key);
+    /// The keyed hash of the parts, each length-prefixed so that no two lists collide by
+    /// moving bytes from one part to the next.
+    pub fn id(&self, parts: &[&[u8]]) -> u128 {
+        let mut h = SipHasher24::new_with_key(&self.key);
         for p in parts {
-            ctx.update(&(p.len() as u64).to_le_bytes());
-            ctx.update(p);
+            h.write(&(p.len() as u64).to_le_bytes());
+            h.write(p);
         }
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.sign().as_ref());
-        out
+        h.finish128().as_u128()
     }
 
     /// A cached principal still valid at `now_ms` (entries carry their own end of life).
-    pub fn get(&self, id: &[u8; 32], now_ms: i64) -> Option<Principal> {
+    pub fn get(&self, id: &u128, now_ms: i64) -> Option<Arc<Principal>> {
         let (p, until) = self.entries.get(id)?;
         if now_ms < until {
             Some(p)
@@ -43,7 +49,7 @@ impl CredentialCache {
         }
     }
 
-    pub fn put(&self, id: [u8; 32], p: Principal, until_ms: i64) {
+    pub fn put(&self, id: u128, p: Arc<Principal>, until_ms: i64) {
         self.entries.insert(id, (p, until_ms));
     }
 

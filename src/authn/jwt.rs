@@ -128,7 +128,7 @@ impl Verifier {
         Ok(n)
     }
 
-    pub fn verify(&self, token: &str, now_ms: i64) -> Result<Principal, AuthnError> {
+    pub fn verify(&self, token: &str, now_ms: i64) -> Result<Arc<Principal>, AuthnError> {
         let bad = |d: &str| AuthnError::invalid(Scheme::Jwt, d.to_string());
         if token.is_empty() || token.len() > MAX_TOKEN {
             return Err(bad("bearer token is empty or too long"));
@@ -183,6 +183,7 @@ impl Verifier {
             p.attributes.insert("iss".into(), iss.into());
         }
         let until = (exp + leeway).saturating_mul(1000).min(now_ms.saturating_add(self.settings.cache_ttl.as_millis() as i64));
+        let p = Arc::new(p);
         self.cache.put(id, p.clone(), until);
         Ok(p)
     }

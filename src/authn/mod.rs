@@ -145,7 +145,7 @@ pub struct Authenticator {
 
 /// The outcome, with a note when a proxy header was offered by a source not trusted.
 pub struct Outcome {
-    pub result: Result<Principal, AuthnError>,
+    pub result: Result<Arc<Principal>, AuthnError>,
     pub ignored_proxy_header: bool,
 }
 
@@ -161,7 +161,7 @@ impl Authenticator {
         if let (Some(p), Some(user)) = (&self.settings.proxy, creds.proxy_user) {
             match p.trusted(creds.peer, creds.client_certs) {
                 true => {
-                    return Outcome { result: Ok(proxy::principal(p, user, creds.proxy_groups)), ignored_proxy_header };
+                    return Outcome { result: Ok(Arc::new(proxy::principal(p, user, creds.proxy_groups))), ignored_proxy_header };
                 }
                 false => {
                     ignored_proxy_header = true;
@@ -179,12 +179,12 @@ impl Authenticator {
         Outcome { result, ignored_proxy_header }
     }
 
-    fn by_header(&self, creds: &Credentials<'_>, now_ms: i64) -> Result<Principal, AuthnError> {
+    fn by_header(&self, creds: &Credentials<'_>, now_ms: i64) -> Result<Arc<Principal>, AuthnError> {
         // An empty Authorization header carries no credentials.
         let auth = creds.authorization.filter(|a| !a.iter().all(u8::is_ascii_whitespace));
         let Some(auth) = auth else {
             if let (Some(m), Some(leaf)) = (&self.settings.mtls, creds.client_certs.first()) {
-                return mtls::principal(m, leaf);
+                return mtls::principal(m, leaf).map(Arc::new);
             }
             return Err(AuthnError::Missing);
         };
@@ -199,7 +199,7 @@ impl Authenticator {
                 return Err(AuthnError::invalid(Scheme::ApiKey, "API key authentication is not enabled"));
             }
             let (id, secret) = decode_pair(rest).map_err(|d| AuthnError::invalid(Scheme::ApiKey, d))?;
-            self.api_keys.verify(&id, &secret, now_ms)
+            self.api_keys.verify(&id, &secret, now_ms).map(Arc::new)
         } else if scheme.eq_ignore_ascii_case("basic") {
             let v = self.basic.as_ref().ok_or_else(|| AuthnError::invalid(Scheme::Basic, "basic authentication is not enabled"))?;
             let (user, password) = decode_pair(rest).map_err(|d| AuthnError::invalid(Scheme::Basic, d))?;

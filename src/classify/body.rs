@@ -63,7 +63,7 @@ fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), 
             return Err(Refusal::parse("request body must be a JSON object"));
         }
     }
-    let roots: Vec<&str> = c.route.fields.iter().filter_map(|f| f.path.split(['.', '[']).next()).collect();
+    let roots: Vec<&'static str> = c.route.fields.iter().filter_map(|f| field_root(f.path)).collect();
     let dsl_on = c.route.dsl;
     if !may_name_targets(body, &roots, dsl_on) {
         return validate_json(body);
@@ -99,17 +99,30 @@ fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), 
 /// one of the route's field roots or behind a key spelled with `index` (`index`, `_index`,
 /// `target_index`, `indexed_shape`), `indices` (`indices_boost`) or `pit`; a body that holds
 /// none of these byte strings, and no `\u` escape (which could spell one), names no index.
-fn may_name_targets(body: &[u8], roots: &[&str], dsl: bool) -> bool {
+fn may_name_targets(body: &[u8], roots: &[&'static str], dsl: bool) -> bool {
     use memchr::memmem::Finder;
+    use std::collections::HashMap;
     use std::sync::LazyLock;
     // Built once: making a searcher costs more than searching a small body.
     static ESCAPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u"));
     static INDEX: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"index"));
     static INDICES: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"indices"));
     static PIT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"pit"));
-    ESCAPE.find(body).is_some()
-        || roots.iter().any(|r| memchr::memmem::find(body, r.as_bytes()).is_some())
-        || (dsl && [&*INDEX, &*INDICES, &*PIT].iter().any(|f| f.find(body).is_some()))
+    // One searcher per field root of any route.
+    static ROOTS: LazyLock<HashMap<&'static str, Finder<'static>>> = LazyLock::new(|| {
+        let all = super::routes_gen::ROUTES.iter().flat_map(|r| r.fields).filter_map(|f| field_root(f.path));
+        all.map(|r| (r, Finder::new(r.as_bytes()))).collect()
+    });
+    let found = |r: &&'static str| match ROOTS.get(r) {
+        Some(f) => f.find(body).is_some(),
+        None => memchr::memmem::find(body, r.as_bytes()).is_some(),
+    };
+    ESCAPE.find(body).is_some() || roots.iter().any(found) || (dsl && [&*INDEX, &*INDICES, &*PIT].iter().any(|f| f.find(body).is_some()))
+}
+
+/// The top-level key a route field path starts with (`source` of `source.index`).
+fn field_root(path: &'static str) -> Option<&'static str> {
+    path.split(['.', '[']).next()
 }
 
 /// A body that names no index still has to be one valid JSON document in UTF-8: it is parsed

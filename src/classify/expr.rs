@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::datemath;
+use super::path::{find, has, pieces};
 
 /// One name (or pattern) of an index expression.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -77,12 +78,11 @@ pub fn parse(expr: &str, arity: Arity, now_ms: i64) -> Result<Vec<IndexName>, St
     if expr.is_empty() || expr == "_all" {
         return if arity == Arity::One { Err("a single index name is required".into()) } else { Ok(vec![IndexName::everything()]) };
     }
-    let items: Vec<&str> = expr.split(',').collect();
-    if arity == Arity::One && items.len() != 1 {
+    if arity == Arity::One && has(expr, b',') {
         return Err(format!("[{expr}]: exactly one name is allowed here"));
     }
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
+    let mut out = Vec::with_capacity(1);
+    for item in pieces(expr, b',') {
         let name = parse_item(item, now_ms)?;
         if arity == Arity::One && (name.wildcard || name.exclude) {
             return Err(format!("[{expr}]: wildcards and exclusions are not allowed here"));
@@ -109,7 +109,7 @@ fn parse_item(item: &str, now_ms: i64) -> Result<IndexName, String> {
     } else {
         split_cluster(body)
     };
-    let (base, selector) = match rest.rsplit_once("::") {
+    let (base, selector) = match has(&rest, b':').then(|| rest.rsplit_once("::")).flatten() {
         Some((b, s)) => (b.to_string(), Some(s.to_string())),
         None => (rest, None),
     };
@@ -123,15 +123,20 @@ fn parse_item(item: &str, now_ms: i64) -> Result<IndexName, String> {
     if name == "_all" {
         return Ok(IndexName { cluster, name: "*".into(), exclude, wildcard: true, selector });
     }
-    Ok(IndexName { cluster, wildcard: name.contains('*'), name, exclude, selector })
+    Ok(IndexName { cluster, wildcard: has(&name, b'*'), name, exclude, selector })
 }
 
 fn split_cluster(body: &str) -> (Option<String>, String) {
     // `a::b` is a selector, `a:b` a remote cluster; ':' is never valid in an index name.
-    match body.find(':') {
+    match find(body, b':') {
         Some(i) if !body[i..].starts_with("::") => (Some(body[..i].to_string()), body[i + 1..].to_string()),
         _ => (None, body.to_string()),
     }
+}
+
+/// A printable ASCII byte allowed in an index name (the fast path of `validate`).
+fn plain_byte(b: u8) -> bool {
+    b > b' ' && b < 0x7f && !matches!(b, b'\\' | b'/' | b'?' | b'"' | b'<' | b'>' | b'|' | b',' | b'#' | b':')
 }
 
 fn validate(name: &str, item: &str) -> Result<(), String> {
@@ -144,7 +149,10 @@ fn validate(name: &str, item: &str) -> Result<(), String> {
     if name.len() > 255 {
         return Err(format!("[{item}]: index names are at most 255 bytes"));
     }
-    if let Some(c) = name.chars().find(|c| INVALID.contains(c) || c.is_control() || *c == ':') {
+    let invalid = |c: char| INVALID.contains(&c) || c.is_control() || c == ':';
+    // Plain ASCII names (nearly all) are checked byte by byte; the rest char by char.
+    let ascii_ok = name.bytes().all(plain_byte);
+    if let Some(c) = (!ascii_ok).then(|| name.chars().find(|c| invalid(*c))).flatten() {
         return Err(format!("[{item}]: index names cannot contain [{}]", c.escape_default()));
     }
     if name.starts_with('_') && name != "_all" {

@@ -14,14 +14,15 @@ pub struct Target<'a> {
 }
 
 pub fn split(target: &str) -> Result<Target<'_>, String> {
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    let (path, query) = match find(target, b'?') {
+        Some(i) => (&target[..i], Some(&target[i + 1..])),
         None => (target, None),
     };
     if !path.starts_with('/') {
         return Err(format!("request path [{path}] must start with /"));
     }
-    let mut segments: Vec<&str> = path[1..].split('/').collect();
+    let mut segments: Vec<&str> = Vec::with_capacity(4);
+    segments.extend(pieces(&path[1..], b'/'));
     while segments.last() == Some(&"") {
         segments.pop();
     }
@@ -29,15 +30,18 @@ pub fn split(target: &str) -> Result<Target<'_>, String> {
         if s.is_empty() {
             return Err(format!("request path [{path}] has an empty segment"));
         }
-        let dots = if s.contains('%') { decode(s, false)? } else { Cow::Borrowed(*s) };
+        let dots = if has(s, b'%') { decode(s, false)? } else { Cow::Borrowed(*s) };
         if dots == "." || dots == ".." {
             return Err(format!("request path [{path}] has a dot segment"));
         }
     }
     let mut pairs = Vec::new();
     if let Some(q) = query {
-        for pair in q.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for pair in pieces(q, b'&').filter(|p| !p.is_empty()) {
+            let (k, v) = match find(pair, b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, ""),
+            };
             // Every parameter must decode, even ones Sluice does not read: the server will.
             decode(k, true)?;
             decode(v, true)?;
@@ -47,9 +51,36 @@ pub fn split(target: &str) -> Result<Target<'_>, String> {
     Ok(Target { segments, query: pairs })
 }
 
+/// Byte searches for ASCII separators: cheaper than `char` patterns on short strings, and
+/// slicing at an ASCII byte always lands on a character boundary.
+pub fn find(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+pub fn has(s: &str, b: u8) -> bool {
+    s.as_bytes().contains(&b)
+}
+
+pub fn pieces(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find(r, sep) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Decodes `%XX` escapes (and `+` as a space in query strings); the result must be UTF-8.
 pub fn decode(s: &str, plus_as_space: bool) -> Result<Cow<'_, str>, String> {
-    if !(s.contains('%') || plus_as_space && s.contains('+')) {
+    if !(has(s, b'%') || plus_as_space && has(s, b'+')) {
         return Ok(Cow::Borrowed(s));
     }
     let b = s.as_bytes();

@@ -16,6 +16,11 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::PROXY_AUTHORIZATION,
 ];
 
+const RUNAS: HeaderName = HeaderName::from_static("es-security-runas-user");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name) || name == header::PROXY_AUTHENTICATE
 }
@@ -46,7 +51,7 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
 /// service credentials (and run-as, naming the real user for the cluster's audit log).
 pub fn to_node_identity(h: &mut HeaderMap, identity_headers: &[HeaderName], service: Option<&HeaderValue>, run_as: Option<&str>) {
     h.remove(header::AUTHORIZATION);
-    h.remove("es-security-runas-user");
+    h.remove(RUNAS);
     for n in identity_headers {
         h.remove(n);
     }
@@ -54,7 +59,7 @@ pub fn to_node_identity(h: &mut HeaderMap, identity_headers: &[HeaderName], serv
         h.insert(header::AUTHORIZATION, v.clone());
     }
     if let Some(user) = run_as.and_then(|u| HeaderValue::from_str(u).ok()) {
-        h.insert("es-security-runas-user", user);
+        h.insert(RUNAS, user);
     }
 }
 
@@ -76,19 +81,19 @@ pub fn to_node(h: &mut HeaderMap, uri: &http::Uri, conn: &ConnInfo) {
         None => uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
     };
     if let Some(host) = host {
-        h.insert("x-forwarded-host", host.clone());
+        h.insert(X_FORWARDED_HOST, host.clone());
         h.insert(header::HOST, host);
     }
-    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    let xff = match h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) => {
             let ip = conn.peer_ip.to_str().unwrap_or("unknown");
             HeaderValue::from_str(&format!("{prev}, {ip}")).unwrap_or_else(|_| conn.peer_ip.clone())
         }
         None => conn.peer_ip.clone(),
     };
-    h.insert("x-forwarded-for", xff);
+    h.insert(X_FORWARDED_FOR, xff);
     let proto = if conn.tls.is_some() { "https" } else { "http" };
-    h.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    h.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub struct PipelineSettings {
 pub struct Security {
     pub authn: Arc<Authenticator>,
     /// A fixed principal for requests without credentials, when configured.
-    pub anonymous: Option<Principal>,
+    pub anonymous: Option<Arc<Principal>>,
     /// The Authorization header Sluice sends to the nodes.
     pub service: Option<http::HeaderValue>,
     pub run_as: bool,
@@ -131,7 +131,7 @@ impl Shared {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
         }
         // Shared with the audit record rather than copied into it.
-        let principal = Arc::new(self.authenticate(&req, conn, now, ctx).await?);
+        let principal = self.authenticate(&req, conn, now, ctx).await?;
         if let Some(r) = ctx.rec() {
             r.principal = Some(principal.clone());
             r.bytes_in = declared;
@@ -323,7 +323,7 @@ impl Shared {
     }
 
     /// Phase 2: who is calling.
-    async fn authenticate(&self, req: &Request<Incoming>, conn: &ConnInfo, now: i64, ctx: &mut Ctx) -> Result<Principal, Failure> {
+    async fn authenticate(&self, req: &Request<Incoming>, conn: &ConnInfo, now: i64, ctx: &mut Ctx) -> Result<Arc<Principal>, Failure> {
         let sec = &self.security;
         let h = req.headers();
         let proxy = sec.authn.settings.proxy.as_ref();

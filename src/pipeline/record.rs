@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use http::header::HeaderName;
 use http::Request;
 use hyper::body::Incoming;
 
@@ -13,6 +14,9 @@ use crate::audit::Record;
 use crate::classify::Classification;
 use crate::listener::ConnInfo;
 use crate::telemetry::metrics::Outcome;
+
+const X_OPAQUE_ID: HeaderName = HeaderName::from_static("x-opaque-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Where requests are recorded: the audit trail and the metrics.
 #[derive(Clone)]
@@ -94,8 +98,8 @@ pub(super) fn record_for(req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> 
     let mut r = Record::new(NEXT.fetch_add(1, Ordering::Relaxed), now, req.method().clone(), req.uri().clone());
     r.source = Some(conn.peer);
     let h = req.headers();
-    r.opaque_id = h.get("x-opaque-id").cloned();
-    r.traceparent = h.get("traceparent").cloned();
+    r.opaque_id = h.get(X_OPAQUE_ID).cloned();
+    r.traceparent = h.get(TRACEPARENT).cloned();
     r
 }
 

@@ -113,7 +113,7 @@ pub fn json(status: StatusCode, body: String) -> Response<ResBody> {
     *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert("x-elastic-product", HeaderValue::from_static("Elasticsearch"));
+    h.insert(http::header::HeaderName::from_static("x-elastic-product"), HeaderValue::from_static("Elasticsearch"));
     res
 }
 
