@@ -5,6 +5,7 @@
 //!
 //!   cargo bench --bench load                      # 5 s per run
 //!   BENCH_SECS=10 BENCH_GIB=1 cargo bench --bench load
+//!   SLUICE_BIN=path/to/sluice cargo bench --bench load   # another build of Sluice
 //!
 //! For figures to publish, use ../shared/bench/run.sh (wrk, nginx and HAProxy in one run).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::zombie_processes)]
@@ -29,7 +30,9 @@ fn env_num(name: &str, default: u64) -> u64 {
 }
 
 fn start_sluice(node: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    // SLUICE_BIN runs another build (tools/pgo-build.sh trains an instrumented one here).
+    let bin = std::env::var("SLUICE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sluice").to_string());
+    let mut child = Command::new(bin)
         .args(["run", "--config", "benches/bench/sluice.toml", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
         .args(["--upstream", node, "--log-level", "warn,sluice::app=info"])
         .env("SLUICE_LOG_FORMAT", "json")
@@ -160,6 +163,8 @@ async fn main() {
     let rss = peak_rss_kib(&sluice);
     println!();
     println!("{gib} GiB _bulk streamed through Sluice: status {status} in {took:.1} s; Sluice peak RSS {:.1} MiB", rss as f64 / 1024.0);
-    let _ = sluice.kill();
+    // SIGTERM, not SIGKILL: Sluice drains and exits normally (an instrumented build writes
+    // its profile at exit).
+    let _ = Command::new("kill").args(["-TERM", &sluice.id().to_string()]).status();
     let _ = sluice.wait();
 }
