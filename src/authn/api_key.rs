@@ -3,7 +3,7 @@
 //! secret), dead at their expiry and when invalidated.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use ring::rand::SecureRandom;
@@ -46,7 +46,38 @@ pub struct Created {
 
 #[derive(Default)]
 pub struct ApiKeyStore {
-    keys: RwLock<BTreeMap<String, ApiKey>>,
+    keys: RwLock<BTreeMap<String, Entry>>,
+}
+
+/// A key and what a request authenticated by it is: built once, shared by every request.
+struct Entry {
+    key: ApiKey,
+    principal: Arc<Principal>,
+    /// The stored hex hash as bytes, compared with the digest of the presented secret.
+    digest: Option<[u8; 32]>,
+}
+
+impl Entry {
+    fn new(key: ApiKey) -> Self {
+        let mut p = Principal::new(key.owner.clone(), key.groups.clone(), Scheme::ApiKey);
+        p.credential_id = Some(key.id.clone());
+        p.attributes.insert("api_key_name".into(), key.name.clone());
+        let digest = unhex32(&key.hash);
+        Self { key, principal: Arc::new(p), digest }
+    }
+}
+
+fn unhex32(hex: &str) -> Option<[u8; 32]> {
+    let b = hex.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = nibble(b[2 * i])? << 4 | nibble(b[2 * i + 1])?;
+    }
+    Some(out)
 }
 
 fn random_token(bytes: usize) -> Result<String, String> {
@@ -57,11 +88,11 @@ fn random_token(bytes: usize) -> Result<String, String> {
 
 impl ApiKeyStore {
     pub fn from_keys(keys: Vec<ApiKey>) -> Self {
-        Self { keys: RwLock::new(keys.into_iter().map(|k| (k.id.clone(), k)).collect()) }
+        Self { keys: RwLock::new(keys.into_iter().map(|k| (k.id.clone(), Entry::new(k))).collect()) }
     }
 
     pub fn all(&self) -> Vec<ApiKey> {
-        self.keys.read().map(|k| k.values().cloned().collect()).unwrap_or_default()
+        self.keys.read().map(|k| k.values().map(|e| e.key.clone()).collect()).unwrap_or_default()
     }
 
     /// Creates a key; the secret is returned once and only its hash is kept.
@@ -79,40 +110,40 @@ impl ApiKeyStore {
             invalidated: false,
         };
         let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-        self.keys.write().map_err(|_| "key store unavailable".to_string())?.insert(id.clone(), key.clone());
+        self.keys.write().map_err(|_| "key store unavailable".to_string())?.insert(id.clone(), Entry::new(key.clone()));
         Ok((Created { id, name: name.to_string(), expiration, api_key: secret, encoded }, key))
     }
 
     /// Marks a key invalid; `Some(true)` when it was live, `Some(false)` if it already was invalid.
     pub fn invalidate(&self, id: &str) -> Option<bool> {
         let mut keys = self.keys.write().ok()?;
-        let k = keys.get_mut(id)?;
+        let k = &mut keys.get_mut(id)?.key;
         let was = !k.invalidated;
         k.invalidated = true;
         Some(was)
     }
 
     pub fn get(&self, id: &str) -> Option<ApiKey> {
-        self.keys.read().ok()?.get(id).cloned()
+        self.keys.read().ok()?.get(id).map(|e| e.key.clone())
     }
 
-    pub fn verify(&self, id: &str, secret: &str, now_ms: i64) -> Result<Principal, AuthnError> {
+    /// Checks a presented key: one SHA-256 of the secret compared in constant time with the
+    /// stored digest, under a read lock; no copy of the key is made.
+    pub fn verify(&self, id: &str, secret: &str, now_ms: i64) -> Result<Arc<Principal>, AuthnError> {
         let bad = |d: &str| AuthnError::invalid(Scheme::ApiKey, d.to_string());
-        let key = self.get(id).ok_or_else(|| bad("unknown API key"))?;
-        let given = super::cache::sha256_hex(secret.as_bytes());
-        if !super::ct_eq(given.as_bytes(), key.hash.as_bytes()) {
+        let given = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+        let keys = self.keys.read().map_err(|_| bad("API key store unavailable"))?;
+        let e = keys.get(id).ok_or_else(|| bad("unknown API key"))?;
+        if !e.digest.is_some_and(|d| super::ct_eq(given.as_ref(), &d)) {
             return Err(bad("wrong API key secret"));
         }
-        if key.invalidated {
+        if e.key.invalidated {
             return Err(bad("API key invalidated"));
         }
-        if !key.is_live(now_ms) {
+        if !e.key.is_live(now_ms) {
             return Err(bad("API key expired"));
         }
-        let mut p = Principal::new(key.owner.clone(), key.groups.clone(), Scheme::ApiKey);
-        p.credential_id = Some(key.id.clone());
-        p.attributes.insert("api_key_name".into(), key.name.clone());
-        Ok(p)
+        Ok(e.principal.clone())
     }
 }
 
@@ -135,5 +166,23 @@ mod tests {
         assert!(store.verify(&created.id, &created.api_key, 0).is_err());
         let (a, b) = super::super::decode_pair(&created.encoded).unwrap();
         assert_eq!((a, b), (created.id, created.api_key));
+    }
+
+    #[test]
+    fn stored_hash_is_read_back_as_the_digest() {
+        let hex = super::super::cache::sha256_hex(b"s3cret");
+        assert_eq!(hex, "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0");
+        let d = unhex32(&hex).unwrap();
+        assert_eq!(d.as_slice(), ring::digest::digest(&ring::digest::SHA256, b"s3cret").as_ref());
+        for bad in ["", "zz", &hex[..62], &format!("{}g", &hex[..63])] {
+            assert_eq!(unhex32(bad), None, "{bad}");
+        }
+        // A key whose stored hash is unreadable matches no secret.
+        let mut key = ApiKey { id: "k".into(), name: "n".into(), owner: "o".into(), groups: vec![], hash: "nothex".into(), creation: 0, expiration: None, invalidated: false };
+        let store = ApiKeyStore::from_keys(vec![key.clone()]);
+        assert!(store.verify("k", "s3cret", 0).is_err());
+        key.hash = hex;
+        let store = ApiKeyStore::from_keys(vec![key]);
+        assert_eq!(store.verify("k", "s3cret", 0).unwrap().user, "o");
     }
 }

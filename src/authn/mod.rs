@@ -199,7 +199,7 @@ impl Authenticator {
                 return Err(AuthnError::invalid(Scheme::ApiKey, "API key authentication is not enabled"));
             }
             let (id, secret) = decode_pair(rest).map_err(|d| AuthnError::invalid(Scheme::ApiKey, d))?;
-            self.api_keys.verify(&id, &secret, now_ms).map(Arc::new)
+            self.api_keys.verify(&id, &secret, now_ms)
         } else if scheme.eq_ignore_ascii_case("basic") {
             let v = self.basic.as_ref().ok_or_else(|| AuthnError::invalid(Scheme::Basic, "basic authentication is not enabled"))?;
             let (user, password) = decode_pair(rest).map_err(|d| AuthnError::invalid(Scheme::Basic, d))?;
