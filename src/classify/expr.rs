@@ -196,6 +196,15 @@ mod tests {
     }
 
     #[test]
+    fn ascii_fast_path_is_the_char_rule() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            let by_char = !(INVALID.contains(&c) || c.is_control() || c == ':');
+            assert_eq!(plain_byte(b), by_char, "{b:#x}");
+        }
+    }
+
+    #[test]
     fn refusals() {
         for bad in ["a,,b", ",a", "a b", "a/b", "a\"b", "_secret", "..", ".", "a#b", "x::bogus", "-a", "-a,-b", "<x-{now", "a|b", "+a"] {
             assert!(parse(bad, Arity::Many, 0).is_err(), "{bad:?} should be refused");
