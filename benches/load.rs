@@ -75,13 +75,32 @@ fn bulk_body(bytes: usize) -> Bytes {
     Bytes::from(out)
 }
 
+/// A Discover-style search of about 2 KB: many small keys and values, as dashboards send them.
 fn search_body() -> Bytes {
-    let mut s = String::from(r#"{"size":50,"query":{"bool":{"filter":[{"range":{"@timestamp":{"gte":"2024-11-01T00:00:00Z","lte":"2024-11-01T23:59:59Z"}}}],"must":[{"query_string":{"query":"message:(timeout OR refused)"}}]}},"aggs":{"by_service":{"terms":{"field":"service.name","size":20}}},"_source":["@timestamp","message"],"highlight":{"fields":{"*":{}}},"pad":""#);
-    while s.len() < 2046 {
-        s.push('x');
-    }
-    s.push_str("\"}");
-    Bytes::from(s)
+    let hosts: Vec<serde_json::Value> = (0..14).map(|i| serde_json::json!({"term": {"host.name": format!("web-{i:03}.prod.internal")}})).collect();
+    let body = serde_json::json!({
+        "size": 50,
+        "track_total_hits": 10000,
+        "sort": [{"@timestamp": {"order": "desc", "unmapped_type": "boolean"}}],
+        "_source": {"includes": ["@timestamp", "message", "log.level", "service.name", "host.name", "http.response.status_code", "url.path", "trace.id", "user.name", "event.duration"]},
+        "query": {"bool": {
+            "must": [{"query_string": {"query": "message:(timeout OR refused OR \"connection reset\")", "analyze_wildcard": true, "default_field": "*"}}],
+            "filter": [
+                {"range": {"@timestamp": {"gte": "2024-11-01T00:00:00.000Z", "lte": "2024-11-01T23:59:59.999Z", "format": "strict_date_optional_time"}}},
+                {"terms": {"service.name": ["checkout", "payments", "search-api", "gateway"]}},
+                {"term": {"event.dataset": "nginx.access"}}
+            ],
+            "must_not": [{"match_phrase": {"url.path": "/healthz"}}],
+            "should": hosts
+        }},
+        "aggs": {
+            "over_time": {"date_histogram": {"field": "@timestamp", "fixed_interval": "30m", "time_zone": "UTC", "min_doc_count": 1}},
+            "by_status": {"terms": {"field": "http.response.status_code", "size": 10}},
+            "by_service": {"terms": {"field": "service.name", "size": 20}, "aggs": {"p95_duration": {"percentiles": {"field": "event.duration", "percents": [50, 95, 99]}}}}
+        },
+        "highlight": {"pre_tags": ["<em>"], "post_tags": ["</em>"], "fields": {"*": {}}, "fragment_size": 2147483647}
+    });
+    Bytes::from(serde_json::to_vec(&body).unwrap())
 }
 
 async fn measure(addr: SocketAddr, w: &Workload, secs: u64) -> (f64, Duration, Duration) {
