@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Profile-guided build of Sluice: target/pgo/release/sluice.
 #
-#   tools/pgo-build.sh            # about 6 minutes on 2 cores
+#   tools/pgo-build.sh            # about 7 minutes on 2 cores from a clean tree
 #
 # 1. builds an instrumented Sluice (target/pgo-gen),
 # 2. trains it with the load bench (benches/load.rs: small GET _search, 2 KB POST _search and
