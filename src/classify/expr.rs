@@ -134,7 +134,13 @@ fn split_cluster(body: &str) -> (Option<String>, String) {
     }
 }
 
-/// A printable ASCII byte allowed in an index name (the fast path of `validate`).
+/// A character that can never be part of an index name.
+fn invalid_char(c: char) -> bool {
+    INVALID.contains(&c) || c.is_control() || c == ':'
+}
+
+/// A printable ASCII byte allowed in an index name: `invalid_char` for ASCII, as a byte test
+/// (the fast path of `validate`).
 fn plain_byte(b: u8) -> bool {
     b > b' ' && b < 0x7f && !matches!(b, b'\\' | b'/' | b'?' | b'"' | b'<' | b'>' | b'|' | b',' | b'#' | b':')
 }
@@ -149,11 +155,11 @@ fn validate(name: &str, item: &str) -> Result<(), String> {
     if name.len() > 255 {
         return Err(format!("[{item}]: index names are at most 255 bytes"));
     }
-    let invalid = |c: char| INVALID.contains(&c) || c.is_control() || c == ':';
-    // Plain ASCII names (nearly all) are checked byte by byte; the rest char by char.
-    let ascii_ok = name.bytes().all(plain_byte);
-    if let Some(c) = (!ascii_ok).then(|| name.chars().find(|c| invalid(*c))).flatten() {
-        return Err(format!("[{item}]: index names cannot contain [{}]", c.escape_default()));
+    // Plain ASCII names (nearly all) pass byte by byte; any other is checked char by char.
+    if !name.bytes().all(plain_byte) {
+        if let Some(c) = name.chars().find(|c| invalid_char(*c)) {
+            return Err(format!("[{item}]: index names cannot contain [{}]", c.escape_default()));
+        }
     }
     if name.starts_with('_') && name != "_all" {
         return Err(format!("[{item}]: index names cannot start with '_'"));
@@ -198,9 +204,7 @@ mod tests {
     #[test]
     fn ascii_fast_path_is_the_char_rule() {
         for b in 0u8..0x80 {
-            let c = char::from(b);
-            let by_char = !(INVALID.contains(&c) || c.is_control() || c == ':');
-            assert_eq!(plain_byte(b), by_char, "{b:#x}");
+            assert_eq!(plain_byte(b), !invalid_char(char::from(b)), "{b:#x}");
         }
     }
 
