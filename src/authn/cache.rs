@@ -22,7 +22,7 @@ impl CredentialCache {
     pub fn new(capacity: u64, ttl: Duration) -> Self {
         let mut key = [0u8; 16];
         if ring::rand::SystemRandom::new().fill(&mut key).is_err() {
-            key.copy_from_slice(&rand_fallback()[..16]);
+            key = rand_fallback();
         }
         Self { key, entries: Cache::builder().max_capacity(capacity).time_to_live(ttl).build() }
     }
@@ -58,11 +58,13 @@ impl CredentialCache {
     }
 }
 
-fn rand_fallback() -> [u8; 32] {
+/// A key when the system has no randomness: the clock in nanoseconds (its low 64 bits; the
+/// rest of the 128-bit count is zero) and the process id.
+fn rand_fallback() -> [u8; 16] {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let mut k = [0u8; 32];
-    k[..16].copy_from_slice(&t.to_le_bytes());
-    k[16..24].copy_from_slice(&(std::process::id() as u64).to_le_bytes());
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&(t as u64).to_le_bytes());
+    k[8..].copy_from_slice(&u64::from(std::process::id()).to_le_bytes());
     k
 }
 
