@@ -1,5 +1,5 @@
-//! Microbenchmark: rendering one audit line for a typical allowed search (the work the audit
-//! writer thread does per request).
+//! Microbenchmark: rendering one audit line for a typical allowed search (done on the request's
+//! thread when its response ends, before the line is queued for the writer).
 //!
 //!   cargo bench --bench audit
 #![allow(clippy::unwrap_used, clippy::expect_used)]
