@@ -3,19 +3,28 @@
 //! credential bytes: the cache never holds a password or token, and its keys are useless
 //! outside this process. (HMAC-SHA256 did the same job at five times the cost per request.)
 
-use std::hash::Hasher;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use moka::sync::Cache;
 use ring::rand::SecureRandom;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
 use super::Principal;
 
+/// Shards, so that threads verifying different credentials rarely share a lock.
+const SHARDS: usize = 16;
+
+type Shard = RwLock<HashMap<u128, (Arc<Principal>, i64), BuildHasherDefault<IdHasher>>>;
+
+/// Bounded (entries spread over shards, each holding its share of the capacity) and expiring
+/// (each entry carries its end of life, at most `ttl` after it was put, on the caller's clock).
 pub struct CredentialCache {
     key: [u8; 16],
-    entries: Cache<u128, (Arc<Principal>, i64)>,
+    ttl_ms: i64,
+    per_shard: usize,
+    shards: [Shard; SHARDS],
 }
 
 impl CredentialCache {
@@ -24,7 +33,9 @@ impl CredentialCache {
         if ring::rand::SystemRandom::new().fill(&mut key).is_err() {
             key = rand_fallback();
         }
-        Self { key, entries: Cache::builder().max_capacity(capacity).time_to_live(ttl).build() }
+        let per_shard = usize::try_from(capacity).unwrap_or(usize::MAX).div_ceil(SHARDS).max(1);
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        Self { key, ttl_ms, per_shard, shards: std::array::from_fn(|_| RwLock::default()) }
     }
 
     /// The keyed hash of the parts, each length-prefixed so that no two lists collide by
@@ -38,23 +49,55 @@ impl CredentialCache {
         h.finish128().as_u128()
     }
 
-    /// A cached principal still valid at `now_ms` (entries carry their own end of life).
-    pub fn get(&self, id: &u128, now_ms: i64) -> Option<Arc<Principal>> {
-        let (p, until) = self.entries.get(id)?;
-        if now_ms < until {
-            Some(p)
-        } else {
-            self.entries.invalidate(id);
-            None
-        }
+    fn shard(&self, id: u128) -> &Shard {
+        &self.shards[(id >> 64) as usize % SHARDS]
     }
 
-    pub fn put(&self, id: u128, p: Arc<Principal>, until_ms: i64) {
-        self.entries.insert(id, (p, until_ms));
+    /// A cached principal still valid at `now_ms`.
+    pub fn get(&self, id: &u128, now_ms: i64) -> Option<Arc<Principal>> {
+        let shard = self.shard(*id).read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (p, until) = shard.get(id)?;
+        (now_ms < *until).then(|| p.clone())
+    }
+
+    /// Caches a verification made at `now_ms`, valid until `until_ms` and for at most the TTL.
+    /// A full shard first forgets its expired entries, then, if still full, an arbitrary one.
+    pub fn put(&self, id: u128, p: Arc<Principal>, until_ms: i64, now_ms: i64) {
+        let until = until_ms.min(now_ms.saturating_add(self.ttl_ms));
+        let mut shard = self.shard(id).write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if shard.len() >= self.per_shard && !shard.contains_key(&id) {
+            shard.retain(|_, (_, u)| now_ms < *u);
+            if shard.len() >= self.per_shard {
+                if let Some(victim) = shard.keys().next().copied() {
+                    shard.remove(&victim);
+                }
+            }
+        }
+        shard.insert(id, (p, until));
     }
 
     pub fn clear(&self) {
-        self.entries.invalidate_all();
+        for s in &self.shards {
+            s.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        }
+    }
+}
+
+/// The cache's keys are already pseudo-random: their low 64 bits are the hash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.0 = i as u64;
     }
 }
 
@@ -73,4 +116,47 @@ pub fn sha256_hex(b: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = ring::digest::digest(&ring::digest::SHA256, b);
     d.as_ref().iter().flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]).map(char::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authn::Scheme;
+
+    fn p(name: &str) -> Arc<Principal> {
+        Arc::new(Principal::new(name.to_string(), vec![], Scheme::Basic))
+    }
+
+    #[test]
+    fn entries_end_at_their_expiry_or_the_ttl() {
+        let c = CredentialCache::new(100, Duration::from_secs(60));
+        let (a, b) = (c.id(&[b"a"]), c.id(&[b"b"]));
+        c.put(a, p("a"), i64::MAX, 1_000);
+        c.put(b, p("b"), 5_000, 1_000);
+        assert_eq!(c.get(&a, 60_999).map(|p| p.user.clone()).as_deref(), Some("a"));
+        assert!(c.get(&a, 61_000).is_none(), "the TTL bounds an entry without an expiry");
+        assert!(c.get(&b, 4_999).is_some());
+        assert!(c.get(&b, 5_000).is_none(), "dead at its own expiry");
+        c.clear();
+        assert!(c.get(&a, 2_000).is_none());
+    }
+
+    #[test]
+    fn bounded_by_capacity() {
+        let c = CredentialCache::new(32, Duration::from_secs(60));
+        for i in 0..10_000u32 {
+            c.put(c.id(&[&i.to_le_bytes()]), p("x"), i64::MAX, 0);
+        }
+        let held: usize = c.shards.iter().map(|s| s.read().map(|m| m.len()).unwrap_or(0)).sum();
+        assert!(held <= 32, "{held} entries held");
+        // The last one put is always there.
+        assert!(c.get(&c.id(&[&9_999u32.to_le_bytes()]), 1).is_some());
+    }
+
+    #[test]
+    fn keys_separate_parts() {
+        let c = CredentialCache::new(8, Duration::from_secs(1));
+        assert_ne!(c.id(&[b"ab", b"c"]), c.id(&[b"a", b"bc"]));
+        assert_ne!(c.id(&[b"a"]), CredentialCache::new(8, Duration::from_secs(1)).id(&[b"a"]), "keys differ per process run");
+    }
 }

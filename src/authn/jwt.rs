@@ -182,9 +182,9 @@ impl Verifier {
         if let Some(iss) = claims.get("iss").and_then(Value::as_str) {
             p.attributes.insert("iss".into(), iss.into());
         }
-        let until = (exp + leeway).saturating_mul(1000).min(now_ms.saturating_add(self.settings.cache_ttl.as_millis() as i64));
+        let until = (exp + leeway).saturating_mul(1000);
         let p = Arc::new(p);
-        self.cache.put(id, p.clone(), until);
+        self.cache.put(id, p.clone(), until, now_ms);
         Ok(p)
     }
 

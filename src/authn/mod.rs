@@ -202,8 +202,7 @@ impl Authenticator {
             self.api_keys.verify(&id, &secret, now_ms)
         } else if scheme.eq_ignore_ascii_case("basic") {
             let v = self.basic.as_ref().ok_or_else(|| AuthnError::invalid(Scheme::Basic, "basic authentication is not enabled"))?;
-            let (user, password) = decode_pair(rest).map_err(|d| AuthnError::invalid(Scheme::Basic, d))?;
-            v.verify(&user, &password)
+            v.verify(rest, now_ms)
         } else {
             Err(AuthnError::Unsupported { detail: format!("unsupported Authorization scheme [{}]", scheme.chars().take(20).collect::<String>()) })
         }

@@ -1,9 +1,11 @@
-//! Serving one accepted connection: TLS handshake, HTTP/1.1 or HTTP/2, idle watchdog, drain.
+//! Serving one accepted connection: TLS handshake, HTTP/1.1 or HTTP/2, its watchdog, drain.
 
 use std::convert::Infallible;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -12,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::io::{Activity, TrackedIo, Verdict};
+use super::io::{Activity, Order, TrackedIo, Verdict};
 use super::{ConnInfo, Handler, ListenSettings, TlsInfo};
 use crate::pipeline::respond;
 
@@ -77,7 +79,7 @@ fn builder(settings: &ListenSettings) -> auto::Builder<TokioExecutor> {
     b
 }
 
-async fn serve_http<T, H>(io: T, info: ConnInfo, settings: &ListenSettings, handler: H, mut shutdown: watch::Receiver<bool>)
+async fn serve_http<T, H>(io: T, info: ConnInfo, settings: &ListenSettings, handler: H, shutdown: watch::Receiver<bool>)
 where
     T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     H: Handler,
@@ -99,37 +101,57 @@ where
     let io = TokioIo::new(TrackedIo { inner: io, activity: activity.clone() });
     let builder = builder(settings);
     let conn = builder.serve_connection(io, svc);
-    tokio::pin!(conn);
-    let (head_timeout, idle) = (settings.header_read_timeout, settings.idle_timeout);
-    // Deadlines move as requests come and go; looking again at least this often keeps each
-    // limit within one period of exact without a timer per request.
-    let period = head_timeout.min(idle);
+    let mut conn = std::pin::pin!(conn);
+    let watchdog = Watchdog(tokio::spawn(keep_watch(activity.clone(), settings.header_read_timeout, settings.idle_timeout, shutdown)));
     let mut closing = false;
+    let res = poll_fn(|cx| {
+        match activity.order(cx) {
+            Order::Serve => {}
+            Order::Graceful if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            Order::Graceful => {}
+            Order::Abort => return Poll::Ready(Ok(())),
+        }
+        conn.as_mut().poll(cx)
+    })
+    .await;
+    drop(watchdog);
+    if let Err(e) = res {
+        tracing::debug!(error = %e, "client connection ended with an error");
+    }
+}
+
+/// The watchdog task of one connection; it ends with the connection.
+struct Watchdog(tokio::task::JoinHandle<()>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Watches one connection from its own task, so that the connection's task pays no timer per
+/// wake: closes it when a request head is too slow (at once) or when it is idle or the server
+/// shuts down (gracefully, letting a request in flight finish).
+async fn keep_watch(activity: Arc<Activity>, head_timeout: Duration, idle: Duration, mut shutdown: watch::Receiver<bool>) {
+    // Bytes that moved are seen when the watchdog looks: looking at least this often keeps the
+    // idle limit within a quarter of exact (the header limit is exact).
+    let period = (head_timeout.min(idle) / 4).max(Duration::from_millis(1));
     loop {
-        let deadline = match activity.check(head_timeout, idle) {
-            Verdict::Wait(at) => at.min(Instant::now() + period),
+        let now = Instant::now();
+        let deadline = match activity.check(now, head_timeout, idle) {
+            Verdict::Wait(at) => at.min(now + period),
             Verdict::HeadTooSlow => {
                 tracing::debug!("request head not received in time: closing the connection");
-                return;
+                return activity.tell(Order::Abort);
             }
-            Verdict::Idle => {
-                conn.as_mut().graceful_shutdown();
-                closing = true;
-                Instant::now() + idle
-            }
+            Verdict::Idle => return activity.tell(Order::Graceful),
         };
         tokio::select! {
-            res = conn.as_mut() => {
-                if let Err(e) = res {
-                    tracing::debug!(error = %e, "client connection ended with an error");
-                }
-                return;
-            }
-            _ = shutdown.wait_for(|s| *s), if !closing => {
-                conn.as_mut().graceful_shutdown();
-                closing = true;
-            }
-            _ = tokio::time::sleep_until(deadline.into()), if !closing => {}
+            _ = shutdown.wait_for(|s| *s) => return activity.tell(Order::Graceful),
+            _ = tokio::time::sleep_until(deadline.into()) => {}
         }
     }
 }

@@ -1,27 +1,53 @@
-//! An I/O wrapper that records when bytes last moved, for the idle timeout.
+//! An I/O wrapper that notes when bytes move, and the connection state its watchdog reads.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const NONE: u64 = u64::MAX;
 
-/// Shared between the I/O wrapper, the service and the connection's watchdog. It replaces
+/// What the watchdog asks of the connection it watches.
+const SERVE: u8 = 0;
+const GRACEFUL: u8 = 1;
+const ABORT: u8 = 2;
+
+/// Shared between the I/O wrapper, the service, the connection and its watchdog. It replaces
 /// hyper's own header-read timer, which arms a timer (and wakes the time driver) per request:
-/// here one watchdog timer per connection enforces both the header and the idle deadline.
+/// here one watchdog task per connection enforces both the header and the idle deadline.
+///
+/// The request path pays almost nothing: moving bytes sets a flag (no clock read), and the
+/// clock is read once per request, when the first bytes of its head arrive. The watchdog, which
+/// wakes at most every quarter of the shorter limit, turns the flag into a time.
 pub struct Activity {
     start: Instant,
-    /// When bytes last moved either way.
+    /// Bytes moved since the watchdog last looked.
+    moved: AtomicBool,
+    /// When the watchdog last saw bytes move (ms since `start`).
     last_ms: AtomicU64,
     /// When the current request head started arriving (NONE while a request is in flight,
     /// and for HTTP/2, whose streams are not heads on the connection).
     head_since_ms: AtomicU64,
     in_flight: AtomicUsize,
     h2: AtomicBool,
+    /// SERVE, GRACEFUL or ABORT: set by the watchdog, read by the connection.
+    order: AtomicU8,
+    /// The connection's task, woken when the order changes.
+    waker: AtomicWaker,
+}
+
+/// What the connection should do, as the watchdog decided.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Order {
+    Serve,
+    /// Finish the request in flight, then close.
+    Graceful,
+    /// Close now.
+    Abort,
 }
 
 impl Activity {
@@ -29,30 +55,32 @@ impl Activity {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
+            moved: AtomicBool::new(false),
             last_ms: AtomicU64::new(0),
             head_since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             h2: AtomicBool::new(false),
+            order: AtomicU8::new(SERVE),
+            waker: AtomicWaker::new(),
         })
     }
-    fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+    fn ms(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.start).as_millis() as u64
     }
     fn at(&self, ms: u64) -> Instant {
         self.start + Duration::from_millis(ms)
     }
     fn read(&self) {
-        let now = self.now_ms();
-        self.last_ms.store(now, Ordering::Relaxed);
+        self.moved.store(true, Ordering::Relaxed);
         if self.in_flight.load(Ordering::Relaxed) == 0
             && !self.h2.load(Ordering::Relaxed)
             && self.head_since_ms.load(Ordering::Relaxed) == NONE
         {
-            self.head_since_ms.store(now, Ordering::Relaxed);
+            self.head_since_ms.store(self.ms(Instant::now()), Ordering::Relaxed);
         }
     }
     fn wrote(&self) {
-        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.moved.store(true, Ordering::Relaxed);
     }
     /// A request head was parsed and handed to the service.
     pub fn request_started(&self, h2: bool) {
@@ -65,9 +93,11 @@ impl Activity {
     pub fn request_finished(&self) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
-    /// What the watchdog should do now, and when to look again.
-    pub fn check(&self, header_timeout: Duration, idle: Duration) -> Verdict {
-        let now = Instant::now();
+    /// The watchdog's look at the connection at `now`: what to do, and when to look again.
+    pub fn check(&self, now: Instant, header_timeout: Duration, idle: Duration) -> Verdict {
+        if self.moved.swap(false, Ordering::Relaxed) {
+            self.last_ms.store(self.ms(now), Ordering::Relaxed);
+        }
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return Verdict::Wait(now + idle);
         }
@@ -78,6 +108,25 @@ impl Activity {
         }
         let deadline = self.at(self.last_ms.load(Ordering::Relaxed)) + idle;
         if deadline <= now { Verdict::Idle } else { Verdict::Wait(deadline) }
+    }
+    /// The watchdog's order to the connection; wakes it.
+    pub fn tell(&self, order: Order) {
+        let v = match order {
+            Order::Serve => SERVE,
+            Order::Graceful => GRACEFUL,
+            Order::Abort => ABORT,
+        };
+        self.order.store(v, Ordering::Release);
+        self.waker.wake();
+    }
+    /// The connection's reading of the current order; `cx` is woken when it changes.
+    pub fn order(&self, cx: &Context<'_>) -> Order {
+        self.waker.register(cx.waker());
+        match self.order.load(Ordering::Acquire) {
+            SERVE => Order::Serve,
+            GRACEFUL => Order::Graceful,
+            _ => Order::Abort,
+        }
     }
 }
 
@@ -145,21 +194,51 @@ mod tests {
     fn verdicts() {
         let a = Activity::new();
         let (head, idle) = (Duration::ZERO, Duration::from_secs(3600));
+        let now = Instant::now;
         // A fresh connection is waiting for its first head: with a zero header timeout, too slow.
-        assert_eq!(a.check(head, idle), Verdict::HeadTooSlow);
+        assert_eq!(a.check(now(), head, idle), Verdict::HeadTooSlow);
         a.request_started(false);
-        assert!(matches!(a.check(head, idle), Verdict::Wait(_)));
+        assert!(matches!(a.check(now(), head, idle), Verdict::Wait(_)));
         a.request_finished();
         // No head arriving and not idle for long: wait.
-        assert!(matches!(a.check(head, idle), Verdict::Wait(_)));
-        assert_eq!(a.check(head, Duration::ZERO), Verdict::Idle);
+        assert!(matches!(a.check(now(), head, idle), Verdict::Wait(_)));
+        assert_eq!(a.check(now(), head, Duration::ZERO), Verdict::Idle);
         // Bytes of a new head start the header clock again.
         a.read();
-        assert_eq!(a.check(head, idle), Verdict::HeadTooSlow);
+        assert_eq!(a.check(now(), head, idle), Verdict::HeadTooSlow);
         // HTTP/2 connections have no heads between streams.
         a.request_started(true);
         a.request_finished();
         a.read();
-        assert!(matches!(a.check(head, idle), Verdict::Wait(_)));
+        assert!(matches!(a.check(now(), head, idle), Verdict::Wait(_)));
+    }
+
+    #[test]
+    fn bytes_moving_put_off_the_idle_deadline() {
+        let a = Activity::new();
+        let (head, idle) = (Duration::from_secs(10), Duration::from_secs(60));
+        a.request_started(false);
+        a.request_finished();
+        let later = Instant::now() + Duration::from_secs(100);
+        // Nothing moved: idle for 100 s is past the 60 s limit.
+        assert_eq!(a.check(later, head, idle), Verdict::Idle);
+        // A response body still streaming counts as activity, seen when the watchdog looks.
+        a.wrote();
+        // (Times are kept in whole milliseconds.)
+        assert!(matches!(a.check(later, head, idle), Verdict::Wait(t) if t + Duration::from_millis(1) > later + idle));
+        // Seen once: the flag is spent.
+        assert_eq!(a.check(later + idle, head, idle), Verdict::Idle);
+    }
+
+    #[test]
+    fn orders_reach_the_connection() {
+        let a = Activity::new();
+        let waker = futures_util::task::noop_waker();
+        let cx = Context::from_waker(&waker);
+        assert_eq!(a.order(&cx), Order::Serve);
+        a.tell(Order::Graceful);
+        assert_eq!(a.order(&cx), Order::Graceful);
+        a.tell(Order::Abort);
+        assert_eq!(a.order(&cx), Order::Abort);
     }
 }
