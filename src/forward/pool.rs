@@ -100,7 +100,9 @@ impl Pool {
         loop {
             let (mut up, fresh) = match node.take_idle() {
                 Some(up) => (up, false),
-                None => match self.connect(node).await {
+                // Boxed: connecting (TLS handshake included) is rare, and its large future would
+                // otherwise sit in every request's future and be copied with it.
+                None => match Box::pin(self.connect(node)).await {
                     Ok(up) => (up, true),
                     Err(e) => {
                         node.mark_down(self.now_ms(), self.settings.backoff, self.settings.backoff_max);
