@@ -154,7 +154,8 @@ impl Shared {
         let run_as = sec.run_as.then_some(principal.user.as_str());
         headers::to_node_identity(&mut parts.headers, &self.identity_headers, sec.service.as_ref(), run_as);
         let (body, exceeded) = limit_body(body, declared, s.max_body_size);
-        let verdict = Verdict::default();
+        // Shared with the streaming item checks, which exist only for multi-target requests.
+        let mut verdict: Option<Verdict> = None;
         let decide_now = |this: &Self, c: &Classification, parts: &mut http::request::Parts, ctx: &mut Ctx| {
             // Timed for the audit record only.
             let decided = ctx.rec.is_some().then(std::time::Instant::now);
@@ -162,7 +163,7 @@ impl Shared {
             this.record_decision(c, decision.as_ref().ok(), decided, ctx);
             decision
         };
-        let items: items::SharedLog = Default::default();
+        let mut items: Option<items::SharedLog> = None;
         let (body, decision) = match per_item {
             Some(kind) => {
                 // The request head is decided first, then each item as it streams.
@@ -177,19 +178,21 @@ impl Shared {
                     parts.headers.remove(header::CONTENT_ENCODING);
                 }
                 let check = self.item_check(&principal, now);
-                let hooks = items::Hooks { check, log: items.clone(), verdict: verdict.clone() };
+                let (log, failure) = (items.insert(Default::default()).clone(), verdict.insert(Default::default()).clone());
+                let hooks = items::Hooks { check, log: log.clone(), verdict: failure.clone() };
                 let body = items::ItemsBody::new(body, &c, kind, &s.inspect, now, hooks)
                     .decompressing(decoder, s.inspect.max_decompressed);
-                match self.first_items(body, &verdict).await? {
+                match self.first_items(body, &failure).await? {
                     Some(body) => (body, decision),
-                    None => return Ok(self.answer_all_denied(rewrite::Shape::of(kind), &items, ctx)),
+                    None => return Ok(self.answer_all_denied(rewrite::Shape::of(kind), &log, ctx)),
                 }
             }
             None => {
                 let (mut body, plain) = self.inspect(&mut c, body, encoding.as_deref(), now, ctx).await?;
                 if s.per_item && matches!(c.api, "mget" | "mtermvectors") {
-                    match self.per_doc(&mut c, &plain, &principal, now, &items) {
-                        Some(DocsOutcome::AllDenied) => return Ok(self.answer_all_denied(rewrite::Shape::Docs, &items, ctx)),
+                    let log = items.insert(Default::default());
+                    match self.per_doc(&mut c, &plain, &principal, now, log) {
+                        Some(DocsOutcome::AllDenied) => return Ok(self.answer_all_denied(rewrite::Shape::Docs, log, ctx)),
                         Some(DocsOutcome::Filtered(b)) => {
                             // The filtered docs are forwarded as plain JSON, whatever the client sent.
                             parts.headers.insert(header::CONTENT_LENGTH, http::HeaderValue::from(b.len()));
@@ -221,13 +224,13 @@ impl Shared {
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
                 let mut body = ResBody::Upstream(body);
-                let denied = items.lock().map(|l| !l.denied.is_empty()).unwrap_or(false);
+                let denied = items.as_ref().is_some_and(|i| i.lock().map(|l| !l.denied.is_empty()).unwrap_or(false));
                 let shape = match per_item {
                     Some(kind) => Some(rewrite::Shape::of(kind)),
                     None => denied.then_some(rewrite::Shape::Docs),
                 };
-                if let Some(shape) = shape {
-                    self.record_items(&items, ctx);
+                if let (Some(shape), Some(items)) = (shape, &items) {
+                    self.record_items(items, ctx);
                     if denied {
                         parts.headers.remove(header::CONTENT_LENGTH);
                         let enc = header_str(&parts.headers, header::CONTENT_ENCODING);
@@ -241,7 +244,7 @@ impl Shared {
                             Err(_) => return Err(Failure::NodeFailed),
                         }
                         ctx.outcome = Outcome::Allowed;
-                        body = ResBody::Boxed(rewrite::Rewrite::new(body, shape, &items).boxed_unsync());
+                        body = ResBody::Boxed(rewrite::Rewrite::new(body, shape, items).boxed_unsync());
                     }
                 }
                 if binds && parts.status.is_success() {
@@ -252,7 +255,7 @@ impl Shared {
                 Ok(Response::from_parts(parts, body))
             }
             Err(e) => {
-                if let Some(f) = verdict.lock().ok().and_then(|mut v| v.take()) {
+                if let Some(f) = verdict.and_then(|v| v.lock().ok().and_then(|mut v| v.take())) {
                     return Err(f);
                 }
                 if exceeded.is_some_and(|e| e.load(Ordering::Acquire)) {
