@@ -35,20 +35,37 @@ impl Default for InspectSettings {
 
 /// Reads a whole body, refusing it past `limit` bytes.
 pub async fn buffer(mut body: ReqBody, limit: u64) -> Result<Bytes, Failure> {
-    let mut out = BytesMut::new();
+    // A small body usually arrives in one frame: it is kept as it is, copied only when a second
+    // frame follows.
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    let mut len = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| match e {
             BodyError::TooLarge(limit) => Failure::BodyTooLarge { limit },
             _ => Failure::ClientBody,
         })?;
-        if let Some(d) = frame.data_ref() {
-            if out.len() as u64 + d.len() as u64 > limit {
-                return Err(Failure::InspectTooLarge { limit });
+        let Ok(d) = frame.into_data() else { continue };
+        len += d.len() as u64;
+        if len > limit {
+            return Err(Failure::InspectTooLarge { limit });
+        }
+        match (&first, &mut joined) {
+            (None, _) => first = Some(d),
+            (Some(f), None) => {
+                let mut j = BytesMut::with_capacity(f.len() + d.len());
+                j.extend_from_slice(f);
+                j.extend_from_slice(&d);
+                joined = Some(j);
             }
-            out.extend_from_slice(d);
+            (Some(_), Some(j)) => j.extend_from_slice(&d),
         }
     }
-    Ok(out.freeze())
+    Ok(match (joined, first) {
+        (Some(j), _) => j.freeze(),
+        (None, Some(f)) => f,
+        (None, None) => Bytes::new(),
+    })
 }
 
 /// Refuses an NDJSON body with a line longer than `max_line`.
@@ -121,5 +138,30 @@ impl<B: Body<Data = Bytes, Error = BodyError> + Unpin> Body for Prepend<B> {
         }
         h.set_lower(rest.lower().saturating_add(extra));
         h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Frame;
+    use http_body_util::BodyExt;
+
+    fn frames(parts: &[&'static str]) -> ReqBody {
+        let frames: Vec<Result<Frame<Bytes>, BodyError>> = parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes())))).collect();
+        ReqBody::Boxed(http_body_util::StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync())
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn buffers_one_or_many_frames_within_the_limit() {
+        assert_eq!(run(buffer(frames(&[]), 10)).unwrap(), Bytes::new());
+        assert_eq!(run(buffer(frames(&["{\"a\":1}"]), 10)).unwrap(), Bytes::from_static(b"{\"a\":1}"));
+        assert_eq!(run(buffer(frames(&["{\"a\"", ":1", "}"]), 10)).unwrap(), Bytes::from_static(b"{\"a\":1}"));
+        assert!(matches!(run(buffer(frames(&["{\"a\"", ":12345", "}"]), 10)), Err(Failure::InspectTooLarge { limit: 10 })));
+        assert!(matches!(run(buffer(frames(&["{\"a\":123456789}"]), 10)), Err(Failure::InspectTooLarge { limit: 10 })));
     }
 }
