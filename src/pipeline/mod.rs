@@ -178,13 +178,13 @@ impl Shared {
                     parts.headers.remove(header::CONTENT_ENCODING);
                 }
                 let check = self.item_check(&principal, now);
-                let (log, failure) = (items.insert(Default::default()).clone(), verdict.insert(Default::default()).clone());
+                let (log, failure) = (items.insert(Default::default()), verdict.insert(Default::default()));
                 let hooks = items::Hooks { check, log: log.clone(), verdict: failure.clone() };
                 let body = items::ItemsBody::new(body, &c, kind, &s.inspect, now, hooks)
                     .decompressing(decoder, s.inspect.max_decompressed);
-                match self.first_items(body, &failure).await? {
+                match self.first_items(body, failure).await? {
                     Some(body) => (body, decision),
-                    None => return Ok(self.answer_all_denied(rewrite::Shape::of(kind), &log, ctx)),
+                    None => return Ok(self.answer_all_denied(rewrite::Shape::of(kind), log, ctx)),
                 }
             }
             None => {
