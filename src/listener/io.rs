@@ -11,11 +11,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const NONE: u64 = u64::MAX;
 
-/// What the watchdog asks of the connection it watches.
-const SERVE: u8 = 0;
-const GRACEFUL: u8 = 1;
-const ABORT: u8 = 2;
-
 /// Shared between the I/O wrapper, the service, the connection and its watchdog. It replaces
 /// hyper's own header-read timer, which arms a timer (and wakes the time driver) per request:
 /// here one watchdog task per connection enforces both the header and the idle deadline.
@@ -34,7 +29,7 @@ pub struct Activity {
     head_since_ms: AtomicU64,
     in_flight: AtomicUsize,
     h2: AtomicBool,
-    /// SERVE, GRACEFUL or ABORT: set by the watchdog, read by the connection.
+    /// An `Order`: set by the watchdog, read by the connection.
     order: AtomicU8,
     /// The connection's task, woken when the order changes.
     waker: AtomicWaker,
@@ -42,6 +37,7 @@ pub struct Activity {
 
 /// What the connection should do, as the watchdog decided.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+#[repr(u8)]
 pub enum Order {
     Serve,
     /// Finish the request in flight, then close.
@@ -60,7 +56,7 @@ impl Activity {
             head_since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             h2: AtomicBool::new(false),
-            order: AtomicU8::new(SERVE),
+            order: AtomicU8::new(Order::Serve as u8),
             waker: AtomicWaker::new(),
         })
     }
@@ -111,20 +107,15 @@ impl Activity {
     }
     /// The watchdog's order to the connection; wakes it.
     pub fn tell(&self, order: Order) {
-        let v = match order {
-            Order::Serve => SERVE,
-            Order::Graceful => GRACEFUL,
-            Order::Abort => ABORT,
-        };
-        self.order.store(v, Ordering::Release);
+        self.order.store(order as u8, Ordering::Release);
         self.waker.wake();
     }
     /// The connection's reading of the current order; `cx` is woken when it changes.
     pub fn order(&self, cx: &Context<'_>) -> Order {
         self.waker.register(cx.waker());
         match self.order.load(Ordering::Acquire) {
-            SERVE => Order::Serve,
-            GRACEFUL => Order::Graceful,
+            o if o == Order::Serve as u8 => Order::Serve,
+            o if o == Order::Graceful as u8 => Order::Graceful,
             _ => Order::Abort,
         }
     }
