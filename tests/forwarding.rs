@@ -105,6 +105,34 @@ async fn header_rules_both_ways() {
 }
 
 #[tokio::test]
+async fn node_connections_are_kept_alive_and_replaced_when_they_close() {
+    let (node, sluice) = setup("").await;
+    let mut c = Sender::h1(sluice.addr).await;
+    // One request at a time: bodies both ways, HEAD, chunked, all on one node connection.
+    for _ in 0..3 {
+        assert_eq!(c.fetch(req("PUT", sluice.addr, "/fake-echo/_doc/1", full(pattern(70_000)))).await.body, pattern(70_000));
+        assert_eq!(c.fetch(req("HEAD", sluice.addr, "/fake-sized/_doc/1?size=10", empty())).await.status, 200);
+        assert_eq!(c.fetch(req("GET", sluice.addr, "/fake-chunked/_doc/1?size=5000", empty())).await.body, pattern(5000));
+    }
+    assert_eq!(node.connections(), 1, "the node connection must be reused");
+    // A response the client abandons half-way: its node connection is closed, not reused.
+    let res = c.send(req("GET", sluice.addr, "/fake-sized/_doc/1?size=20000000", empty())).await;
+    let mut body = res.into_body();
+    assert!(body.frame().await.unwrap().unwrap().is_data());
+    drop((body, c));
+    let mut c = Sender::h1(sluice.addr).await;
+    assert_eq!(c.fetch(req("GET", sluice.addr, "/fake-sized/_doc/1?size=10", empty())).await.status, 200);
+    assert_eq!(node.connections(), 2);
+    // The node closes its idle connections without a word: the next requests still succeed,
+    // on a new connection, and then keep using it.
+    node.close_connections();
+    for _ in 0..3 {
+        assert_eq!(c.fetch(req("GET", sluice.addr, "/fake-sized/_doc/1?size=10", empty())).await.status, 200);
+    }
+    assert_eq!(node.connections(), 3);
+}
+
+#[tokio::test]
 async fn head_has_headers_and_no_body() {
     let (node, sluice) = setup("").await;
     let out = client::raw(sluice.addr, b"HEAD /fake-sized/_doc/1?size=777 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", WAIT).await;

@@ -115,7 +115,7 @@ impl Pool {
             }
             let timeout = self.settings.response_timeout;
             let sending = up.sender.try_send_request(req);
-            let sent = tokio::time::timeout(timeout, up.drive_until(sending)).await;
+            let sent = tokio::time::timeout(timeout, sending).await;
             match sent {
                 Err(_) => return Err(Attempt::Failed(ForwardError::ResponseTimeout(timeout))),
                 Ok(Ok(res)) => {
@@ -168,8 +168,8 @@ impl Pool {
     }
 }
 
-/// A node's response body. It drives its connection while it streams; read to the end, the
-/// connection goes back to the pool; dropped half-way, the connection closes with it.
+/// A node's response body. Read to the end, its connection goes back to the pool; dropped
+/// half-way, the connection closes with it.
 pub struct PooledBody {
     inner: Incoming,
     home: Option<(Upstream, Arc<Node>, usize)>,
@@ -181,14 +181,7 @@ impl Body for PooledBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
-        let mut frame = Pin::new(&mut this.inner).poll_frame(cx);
-        if frame.is_pending() {
-            if let Some((up, _, _)) = &mut this.home {
-                up.drive(cx);
-            }
-            frame = Pin::new(&mut this.inner).poll_frame(cx);
-        }
-        let frame = ready!(frame);
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
         match &frame {
             None => this.release(),
             Some(Ok(_)) if this.inner.is_end_stream() => this.release(),

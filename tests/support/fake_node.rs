@@ -46,6 +46,8 @@ pub struct Options {
 pub struct FakeNode {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Every connection accepted so far, as a handle that can close it.
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -67,12 +69,14 @@ impl FakeNode {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let rec = received.clone();
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let conns = connections.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { continue };
                 let rec = rec.clone();
                 let tls = tls.clone();
-                tokio::spawn(async move {
+                let conn = tokio::spawn(async move {
                     if opts.silent {
                         let _hold = tcp;
                         return std::future::pending::<()>().await;
@@ -89,9 +93,10 @@ impl FakeNode {
                         }
                     }
                 });
+                conns.lock().unwrap().push(conn.abort_handle());
             }
         });
-        Self { addr, received, task }
+        Self { addr, received, connections, task }
     }
 
     /// A URL for this node.
@@ -109,6 +114,18 @@ impl FakeNode {
 
     pub fn count(&self) -> usize {
         self.received.lock().unwrap().len()
+    }
+
+    /// How many connections the node has accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.lock().unwrap().len()
+    }
+
+    /// Closes every open connection without a word, as a node's idle timeout does.
+    pub fn close_connections(&self) {
+        for c in self.connections.lock().unwrap().iter() {
+            c.abort();
+        }
     }
 }
 
