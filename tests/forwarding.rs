@@ -203,7 +203,9 @@ async fn silent_node_gives_504() {
     let node = FakeNode::start_with(Options { silent: true, ..Default::default() }, None).await;
     let sluice = SluiceBuilder::new(&[node.url()]).toml("[upstream]\nresponse_timeout = \"300ms\"\n").start().await;
     let mut c = Sender::h1(sluice.addr).await;
-    let got = c.fetch(req("GET", sluice.addr, "/_search", empty())).await;
+    let got = tokio::time::timeout(WAIT, c.fetch(req("GET", sluice.addr, "/_search", empty())))
+        .await
+        .expect("the response timeout must answer the client");
     assert_eq!(got.status, 504);
     let v = got.json();
     assert_eq!(v["status"], 504);

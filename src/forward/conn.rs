@@ -8,6 +8,7 @@
 //! together. A node that closes an idle connection is noticed at once (`is_closed`).
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hyper::client::conn::http1::{self, SendRequest};
@@ -16,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use super::deadline::{guard, Deadline};
 use crate::body::ReqBody;
 
 /// The byte stream under a node connection.
@@ -68,19 +70,25 @@ impl AsyncWrite for Stream {
 
 pub struct Upstream {
     pub sender: SendRequest<ReqBody>,
+    /// When the response head of the request in flight is due; kept by the connection's task.
+    pub deadline: Arc<Deadline>,
 }
 
 impl Upstream {
     /// Handshakes and hands the connection to its own task, which ends when the connection
-    /// closes or the last `SendRequest` for it is dropped.
+    /// closes, when the last `SendRequest` for it is dropped, or when a response head is late.
     pub async fn handshake(stream: Stream) -> Result<Self, hyper::Error> {
         let (sender, conn) = http1::Builder::new().handshake(TokioIo::new(stream)).await?;
+        let deadline = Deadline::new();
+        let guarded = guard(conn, deadline.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "node connection closed");
+            match guarded.await {
+                Some(Err(e)) => tracing::debug!(error = %e, "node connection closed"),
+                None => tracing::debug!("node connection closed: response head not received in time"),
+                Some(Ok(())) => {}
             }
         });
-        Ok(Self { sender })
+        Ok(Self { sender, deadline })
     }
 
     pub fn is_closed(&self) -> bool {

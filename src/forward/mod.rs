@@ -7,6 +7,7 @@
 //! unsent); once its body started streaming it is never retried.
 
 mod conn;
+mod deadline;
 mod node;
 mod pool;
 

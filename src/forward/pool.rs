@@ -114,15 +114,19 @@ impl Pool {
                 continue;
             }
             let timeout = self.settings.response_timeout;
-            let sending = up.sender.try_send_request(req);
-            let sent = tokio::time::timeout(timeout, sending).await;
+            // Set before the request reaches the connection's task, which keeps the deadline.
+            up.deadline.start(timeout);
+            let sent = up.sender.try_send_request(req).await;
+            up.deadline.clear();
+            if up.deadline.expired() {
+                return Err(Attempt::Failed(ForwardError::ResponseTimeout(timeout)));
+            }
             match sent {
-                Err(_) => return Err(Attempt::Failed(ForwardError::ResponseTimeout(timeout))),
-                Ok(Ok(res)) => {
+                Ok(res) => {
                     node.mark_up();
                     return Ok(self.wrap(node, up, res));
                 }
-                Ok(Err(mut e)) => match e.take_message() {
+                Err(mut e) => match e.take_message() {
                     Some(r) if !fresh => req = r,
                     Some(r) => return Err(Attempt::Unsent(r, ForwardError::Upstream(e.into_error()))),
                     None => return Err(Attempt::Failed(ForwardError::Upstream(e.into_error()))),
