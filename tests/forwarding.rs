@@ -120,6 +120,7 @@ async fn node_connections_are_kept_alive_and_replaced_when_they_close() {
     let mut body = res.into_body();
     assert!(body.frame().await.unwrap().unwrap().is_data());
     drop((body, c));
+    assert!(node.closed_at_least(1).await, "the abandoned node connection must be closed");
     let mut c = Sender::h1(sluice.addr).await;
     assert_eq!(c.fetch(req("GET", sluice.addr, "/fake-sized/_doc/1?size=10", empty())).await.status, 200);
     assert_eq!(node.connections(), 2);

@@ -48,7 +48,18 @@ pub struct FakeNode {
     received: Arc<Mutex<Vec<Received>>>,
     /// Every connection accepted so far, as a handle that can close it.
     connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    /// How many of them have ended.
+    closed: tokio::sync::watch::Receiver<usize>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Counts a connection as closed when its task ends, however it ends.
+struct Closing(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
+    }
 }
 
 impl Drop for FakeNode {
@@ -71,12 +82,16 @@ impl FakeNode {
         let rec = received.clone();
         let connections = Arc::new(Mutex::new(Vec::new()));
         let conns = connections.clone();
+        let (closed_tx, closed) = tokio::sync::watch::channel(0);
+        let closed_tx = Arc::new(closed_tx);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { continue };
                 let rec = rec.clone();
                 let tls = tls.clone();
+                let closing = Closing(closed_tx.clone());
                 let conn = tokio::spawn(async move {
+                    let _closing = closing;
                     if opts.silent {
                         let _hold = tcp;
                         return std::future::pending::<()>().await;
@@ -96,7 +111,7 @@ impl FakeNode {
                 conns.lock().unwrap().push(conn.abort_handle());
             }
         });
-        Self { addr, received, connections, task }
+        Self { addr, received, connections, closed, task }
     }
 
     /// A URL for this node.
@@ -119,6 +134,13 @@ impl FakeNode {
     /// How many connections the node has accepted.
     pub fn connections(&self) -> usize {
         self.connections.lock().unwrap().len()
+    }
+
+    /// Waits until at least `n` connections have ended (false if that takes over 10 s).
+    pub async fn closed_at_least(&self, n: usize) -> bool {
+        let mut closed = self.closed.clone();
+        let done = tokio::time::timeout(Duration::from_secs(10), closed.wait_for(|c| *c >= n)).await;
+        matches!(done, Ok(Ok(_)))
     }
 
     /// Closes every open connection without a word, as a node's idle timeout does.
