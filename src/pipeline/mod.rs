@@ -10,6 +10,7 @@
 //! otherwise). Multi-target decisions live in `multi`, audit and metrics bookkeeping in `record`.
 
 pub mod audit_body;
+mod answer;
 pub mod capture;
 pub mod headers;
 pub mod inspect;
@@ -23,7 +24,7 @@ use multi::DocsOutcome;
 use record::{outcome_of, record_for, Ctx};
 pub mod respond;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use http::{header, Request, Response, Version};
@@ -36,7 +37,7 @@ use crate::telemetry::metrics::Outcome;
 use crate::body::{Limited, ReqBody, ResBody};
 use crate::classify::{self, BodyPlan, Classification};
 use crate::clock::SharedClock;
-use crate::forward::{ForwardError, Pool};
+use crate::forward::Pool;
 use crate::listener::{ConnInfo, Handler};
 use inspect::{InspectSettings, Verdict};
 use respond::Failure;
@@ -223,54 +224,14 @@ impl Shared {
                 ctx.node = Some(node);
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
-                let mut body = ResBody::Upstream(body);
-                let denied = items.as_ref().is_some_and(|i| i.lock().map(|l| !l.denied.is_empty()).unwrap_or(false));
-                let shape = match per_item {
-                    Some(kind) => Some(rewrite::Shape::of(kind)),
-                    None => denied.then_some(rewrite::Shape::Docs),
-                };
-                if let (Some(shape), Some(items)) = (shape, &items) {
-                    self.record_items(items, ctx);
-                    if denied {
-                        parts.headers.remove(header::CONTENT_LENGTH);
-                        let enc = header_str(&parts.headers, header::CONTENT_ENCODING);
-                        match items::Decoder::for_encoding(enc) {
-                            Ok(None) => {}
-                            Ok(Some(decoder)) => {
-                                parts.headers.remove(header::CONTENT_ENCODING);
-                                body = ResBody::Boxed(rewrite::Inflate::new(body, decoder).boxed_unsync());
-                            }
-                            // Denied items cannot be put back into a body Sluice cannot read.
-                            Err(_) => return Err(Failure::NodeFailed),
-                        }
-                        ctx.outcome = Outcome::Allowed;
-                        body = ResBody::Boxed(rewrite::Rewrite::new(body, shape, items).boxed_unsync());
-                    }
+                let body = ResBody::Upstream(body);
+                if per_item.is_none() && items.is_none() && !binds {
+                    return Ok(Response::from_parts(parts, body));
                 }
-                if binds && parts.status.is_success() {
-                    let grants = self.binding_grants(&decision, &c);
-                    let body = capture::Capture::new(body, self.security.authz.clone(), principal, grants);
-                    return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
-                }
-                Ok(Response::from_parts(parts, body))
+                let shaping = answer::Shaping { per_item, items, binds, decision, principal };
+                self.shape(parts, body, shaping, &c, ctx)
             }
-            Err(e) => {
-                if let Some(f) = verdict.and_then(|v| v.lock().ok().and_then(|mut v| v.take())) {
-                    return Err(f);
-                }
-                if exceeded.is_some_and(|e| e.load(Ordering::Acquire)) {
-                    return Err(Failure::BodyTooLarge { limit: s.max_body_size });
-                }
-                Err(match e {
-                    ForwardError::NoNode => Failure::NoNode,
-                    ForwardError::ConnectTimeout => Failure::ConnectTimeout,
-                    ForwardError::ResponseTimeout(_) => Failure::ResponseTimeout,
-                    ForwardError::Upstream(err) => {
-                        tracing::warn!(error = %err, "node failed during request");
-                        Failure::NodeFailed
-                    }
-                })
-            }
+            Err(e) => Err(answer::failure(e, verdict, exceeded, s.max_body_size)),
         }
     }
 

@@ -1,0 +1,94 @@
+//! The node's answer on its way back: put back denied items, capture new continuation ids; or
+//! why forwarding failed. The common case, a request with nothing to put back or capture,
+//! does not come here: `process` returns the node's response as it is.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use http::{header, Response};
+use http_body_util::BodyExt;
+
+use super::inspect::Verdict;
+use super::record::Ctx;
+use super::respond::Failure;
+use super::{capture, header_str, items, rewrite, Shared};
+use crate::authn::Principal;
+use crate::body::ResBody;
+use crate::classify::routes::BodyKind;
+use crate::classify::Classification;
+use crate::forward::ForwardError;
+use crate::telemetry::metrics::Outcome;
+
+/// What the request's phases left for its response.
+pub(super) struct Shaping {
+    /// The body was decided item by item while it streamed.
+    pub per_item: Option<BodyKind>,
+    /// The per-item (or per-doc) log, for multi-target requests.
+    pub items: Option<items::SharedLog>,
+    /// The response carries a continuation id to bind to the principal.
+    pub binds: bool,
+    pub decision: Arc<crate::authz::Decision>,
+    pub principal: Arc<Principal>,
+}
+
+impl Shared {
+    pub(super) fn shape(
+        &self,
+        mut parts: http::response::Parts,
+        mut body: ResBody,
+        s: Shaping,
+        c: &Classification,
+        ctx: &mut Ctx,
+    ) -> Result<Response<ResBody>, Failure> {
+        let denied = s.items.as_ref().is_some_and(|i| i.lock().map(|l| !l.denied.is_empty()).unwrap_or(false));
+        let shape = match s.per_item {
+            Some(kind) => Some(rewrite::Shape::of(kind)),
+            None => denied.then_some(rewrite::Shape::Docs),
+        };
+        if let (Some(shape), Some(items)) = (shape, &s.items) {
+            self.record_items(items, ctx);
+            if denied {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                let enc = header_str(&parts.headers, header::CONTENT_ENCODING);
+                match items::Decoder::for_encoding(enc) {
+                    Ok(None) => {}
+                    Ok(Some(decoder)) => {
+                        parts.headers.remove(header::CONTENT_ENCODING);
+                        body = ResBody::Boxed(rewrite::Inflate::new(body, decoder).boxed_unsync());
+                    }
+                    // Denied items cannot be put back into a body Sluice cannot read.
+                    Err(_) => return Err(Failure::NodeFailed),
+                }
+                ctx.outcome = Outcome::Allowed;
+                body = ResBody::Boxed(rewrite::Rewrite::new(body, shape, items).boxed_unsync());
+            }
+        }
+        if s.binds && parts.status.is_success() {
+            let grants = self.binding_grants(&s.decision, c);
+            let body = capture::Capture::new(body, self.security.authz.clone(), s.principal, grants);
+            return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
+        }
+        Ok(Response::from_parts(parts, body))
+    }
+}
+
+/// Why a request could not be forwarded, as the client is told: an item check that failed
+/// the body, a body over the limit, or the node.
+#[cold]
+pub(super) fn failure(e: ForwardError, verdict: Option<Verdict>, exceeded: Option<Arc<AtomicBool>>, limit: u64) -> Failure {
+    if let Some(f) = verdict.and_then(|v| v.lock().ok().and_then(|mut v| v.take())) {
+        return f;
+    }
+    if exceeded.is_some_and(|e| e.load(Ordering::Acquire)) {
+        return Failure::BodyTooLarge { limit };
+    }
+    match e {
+        ForwardError::NoNode => Failure::NoNode,
+        ForwardError::ConnectTimeout => Failure::ConnectTimeout,
+        ForwardError::ResponseTimeout(_) => Failure::ResponseTimeout,
+        ForwardError::Upstream(err) => {
+            tracing::warn!(error = %err, "node failed during request");
+            Failure::NodeFailed
+        }
+    }
+}
