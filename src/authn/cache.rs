@@ -18,12 +18,14 @@ const SHARDS: usize = 16;
 
 type Shard = RwLock<HashMap<u128, (Arc<Principal>, i64), BuildHasherDefault<IdHasher>>>;
 
-/// Bounded (entries spread over shards, each holding its share of the capacity) and expiring
-/// (each entry carries its end of life, at most `ttl` after it was put, on the caller's clock).
+/// Bounded (entries spread over shards, each holding its share of the capacity, so that the
+/// shards together never hold more) and expiring (each entry carries its end of life, at most
+/// `ttl` after it was put, on the caller's clock).
 pub struct CredentialCache {
     key: [u8; 16],
     ttl_ms: i64,
-    per_shard: usize,
+    /// Each shard's share of the capacity (below 16 entries, some shards hold none).
+    caps: [usize; SHARDS],
     shards: [Shard; SHARDS],
 }
 
@@ -33,9 +35,10 @@ impl CredentialCache {
         if ring::rand::SystemRandom::new().fill(&mut key).is_err() {
             key = rand_fallback();
         }
-        let per_shard = usize::try_from(capacity).unwrap_or(usize::MAX).div_ceil(SHARDS).max(1);
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+        let caps = std::array::from_fn(|i| capacity / SHARDS + usize::from(i < capacity % SHARDS));
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        Self { key, ttl_ms, per_shard, shards: std::array::from_fn(|_| RwLock::default()) }
+        Self { key, ttl_ms, caps, shards: std::array::from_fn(|_| RwLock::default()) }
     }
 
     /// The keyed hash of the parts, each length-prefixed so that no two lists collide by
@@ -49,8 +52,12 @@ impl CredentialCache {
         h.finish128().as_u128()
     }
 
+    fn index(id: u128) -> usize {
+        (id >> 64) as usize % SHARDS
+    }
+
     fn shard(&self, id: u128) -> &Shard {
-        &self.shards[(id >> 64) as usize % SHARDS]
+        &self.shards[Self::index(id)]
     }
 
     /// A cached principal still valid at `now_ms`.
@@ -64,10 +71,14 @@ impl CredentialCache {
     /// A full shard first forgets its expired entries, then, if still full, an arbitrary one.
     pub fn put(&self, id: u128, p: Arc<Principal>, until_ms: i64, now_ms: i64) {
         let until = until_ms.min(now_ms.saturating_add(self.ttl_ms));
+        let cap = self.caps[Self::index(id)];
+        if cap == 0 {
+            return;
+        }
         let mut shard = self.shard(id).write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if shard.len() >= self.per_shard && !shard.contains_key(&id) {
+        if shard.len() >= cap && !shard.contains_key(&id) {
             shard.retain(|_, (_, u)| now_ms < *u);
-            if shard.len() >= self.per_shard {
+            if shard.len() >= cap {
                 if let Some(victim) = shard.keys().next().copied() {
                     shard.remove(&victim);
                 }
@@ -147,10 +158,21 @@ mod tests {
         for i in 0..10_000u32 {
             c.put(c.id(&[&i.to_le_bytes()]), p("x"), i64::MAX, 0);
         }
-        let held: usize = c.shards.iter().map(|s| s.read().map(|m| m.len()).unwrap_or(0)).sum();
-        assert!(held <= 32, "{held} entries held");
+        assert_eq!(held(&c), 32);
         // The last one put is always there.
         assert!(c.get(&c.id(&[&9_999u32.to_le_bytes()]), 1).is_some());
+        // Capacities that do not divide among the shards, and ones smaller than their number.
+        for cap in [1, 5, 17, 100] {
+            let c = CredentialCache::new(cap, Duration::from_secs(60));
+            for i in 0..10_000u32 {
+                c.put(c.id(&[&i.to_le_bytes()]), p("x"), i64::MAX, 0);
+            }
+            assert_eq!(held(&c) as u64, cap, "capacity {cap}");
+        }
+    }
+
+    fn held(c: &CredentialCache) -> usize {
+        c.shards.iter().map(|s| s.read().map(|m| m.len()).unwrap_or(0)).sum()
     }
 
     #[test]
