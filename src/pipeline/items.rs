@@ -75,6 +75,10 @@ pub struct ItemsBody {
     ended: bool,
     /// Set when the client compressed the body: items are read (and forwarded) decompressed.
     decoder: Option<Decoder>,
+    /// Compressed input not decompressed yet: a step at a time, when the queue is empty.
+    pending: Bytes,
+    /// The client's body has ended (what is pending is still to be read).
+    inner_ended: bool,
     decompressed: u64,
     max_decompressed: u64,
 }
@@ -96,7 +100,19 @@ impl Decoder {
         }
     }
 
-    pub(super) fn feed(&mut self, data: &[u8], finish: bool) -> std::io::Result<Bytes> {
+    /// Decompresses the next at most `STEP` bytes of `pending` (all that is left of the stream
+    /// when `finish`, which then must come with nothing pending). Compressed input is fed in
+    /// steps because one compressed byte can stand for over a thousand decompressed ones: a
+    /// step's output stays under ~1,032 × STEP (2 MiB) whatever the frames the input came in.
+    pub fn step(&mut self, pending: &mut Bytes, finish: bool) -> std::io::Result<Bytes> {
+        let input = pending.split_to(pending.len().min(Self::STEP));
+        self.feed(&input, finish)
+    }
+
+    /// Compressed bytes fed per step.
+    pub const STEP: usize = 2048;
+
+    fn feed(&mut self, data: &[u8], finish: bool) -> std::io::Result<Bytes> {
         use std::io::Write;
         let out = match self {
             Decoder::Gzip(d) => {
@@ -126,9 +142,10 @@ impl ItemsBody {
         self
     }
 
-    fn inflate(&mut self, data: &[u8], finish: bool) -> Result<Bytes, Failure> {
-        let Some(d) = &mut self.decoder else { return Ok(Bytes::copy_from_slice(data)) };
-        let out = d.feed(data, finish).map_err(|_| Failure::Refused(Refusal::parse("the compressed request body could not be decoded")))?;
+    /// The next step of a compressed body, decompressed (`finish`: the end of the stream).
+    fn inflate(&mut self, finish: bool) -> Result<Bytes, Failure> {
+        let Some(d) = &mut self.decoder else { return Ok(std::mem::take(&mut self.pending)) };
+        let out = d.step(&mut self.pending, finish).map_err(|_| Failure::Refused(Refusal::parse("the compressed request body could not be decoded")))?;
         self.decompressed += out.len() as u64;
         if self.decompressed > self.max_decompressed {
             return Err(Failure::DecompressedTooLarge { limit: self.max_decompressed });
@@ -161,6 +178,8 @@ impl ItemsBody {
             done: false,
             ended: false,
             decoder: None,
+            pending: Bytes::new(),
+            inner_ended: false,
             decompressed: 0,
             max_decompressed: u64::MAX,
         }
@@ -281,9 +300,23 @@ impl ItemsBody {
         BodyError::Other(reason)
     }
 
+    /// A chunk of the client's body: scanned now, or, compressed, kept to be decompressed a
+    /// step at a time.
     fn chunk(&mut self, chunk: Bytes) -> Result<(), Failure> {
-        let chunk = if self.decoder.is_some() { self.inflate(&chunk, false)? } else { chunk };
+        if self.decoder.is_some() {
+            self.pending = chunk;
+            return Ok(());
+        }
         self.chunk_plain(chunk)
+    }
+
+    /// Decompresses and scans the next step of the pending compressed input.
+    fn step(&mut self) -> Result<(), Failure> {
+        let out = self.inflate(false)?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.chunk_plain(out)
     }
 
     fn chunk_plain(&mut self, chunk: Bytes) -> Result<(), Failure> {
@@ -312,7 +345,7 @@ impl ItemsBody {
         }
         self.ended = true;
         if self.decoder.is_some() {
-            let tail = self.inflate(&[], true)?;
+            let tail = self.inflate(true)?;
             if !tail.is_empty() {
                 self.chunk_plain(tail)?;
             }
@@ -405,11 +438,21 @@ impl Body for ItemsBody {
             if this.done {
                 return Poll::Ready(None);
             }
-            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
-                None => match this.end() {
+            if !this.pending.is_empty() {
+                if let Err(f) = this.step() {
+                    return Poll::Ready(Some(Err(this.fail(f))));
+                }
+                continue;
+            }
+            if this.inner_ended {
+                match this.end() {
                     Ok(()) => this.done = true,
                     Err(f) => return Poll::Ready(Some(Err(this.fail(f)))),
-                },
+                }
+                continue;
+            }
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                None => this.inner_ended = true,
                 Some(Err(e)) => {
                     let f = match &e {
                         BodyError::TooLarge(limit) => Failure::BodyTooLarge { limit: *limit },
@@ -419,14 +462,11 @@ impl Body for ItemsBody {
                 }
                 Some(Ok(frame)) => {
                     if let Ok(chunk) = frame.into_data() {
-                        let checked = this.chunk(chunk).and_then(|()| if this.inner.is_end_stream() { this.end() } else { Ok(()) });
-                        if let Err(f) = checked {
+                        if let Err(f) = this.chunk(chunk) {
                             return Poll::Ready(Some(Err(this.fail(f))));
                         }
-                        if this.inner.is_end_stream() {
-                            this.done = true;
-                        }
                     }
+                    this.inner_ended = this.inner.is_end_stream();
                 }
             }
         }
@@ -444,7 +484,50 @@ impl Body for ItemsBody {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use http_body_util::BodyExt;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Bytes {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        Bytes::from(e.finish().unwrap())
+    }
+
+    /// The most a step can produce: deflate expands a byte to at most ~1,032.
+    const STEP_MAX: usize = 1032 * Decoder::STEP + 64 * 1024;
+
+    #[test]
+    fn decompression_steps_are_bounded_whatever_the_input_frames() {
+        let plain = vec![b' '; 20 << 20];
+        let mut pending = gzip(&plain);
+        assert!(pending.len() < 64 * 1024, "one frame of compressed input: {}", pending.len());
+        let mut d = Decoder::for_encoding(Some("gzip")).unwrap().unwrap();
+        let (mut total, mut largest) = (0, 0);
+        while !pending.is_empty() {
+            let out = d.step(&mut pending, false).unwrap();
+            (total, largest) = (total + out.len(), largest.max(out.len()));
+        }
+        total += d.step(&mut pending, true).unwrap().len();
+        assert_eq!(total, plain.len());
+        assert!(largest <= STEP_MAX, "a step produced {largest} bytes");
+    }
+
+    #[tokio::test]
+    async fn a_bomb_in_one_frame_is_refused_before_it_is_decompressed_whole() {
+        let line = format!("{{\"index\":{{\"_index\":\"logs-1\"}}}}\n{{\"f\":\"{}\"}}\n", " ".repeat(50 << 20));
+        let bomb = gzip(line.as_bytes());
+        let settings = InspectSettings { max_line: 100 << 20, ..Default::default() };
+        let hooks = Hooks { check: Arc::new(|_: &Classification| Ok(None)), log: SharedLog::default(), verdict: Verdict::default() };
+        let mut c = Classification::scratch();
+        c.api = "bulk";
+        let limit = 1 << 20;
+        let mut body = ItemsBody::new(ReqBody::Full(Some(bomb)), &c, BodyKind::Bulk, &settings, 0, hooks).decompressing(Decoder::for_encoding(Some("gzip")).unwrap(), limit);
+        assert!(body.frame().await.unwrap().is_err());
+        assert!(matches!(body.verdict.lock().unwrap().take(), Some(Failure::DecompressedTooLarge { .. })));
+        assert!(body.decompressed <= limit + STEP_MAX as u64, "{} bytes decompressed before the refusal", body.decompressed);
+    }
 
     #[test]
     fn merge_joins_adjacent_slices() {

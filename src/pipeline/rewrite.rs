@@ -328,12 +328,14 @@ mod props {
 pub struct Inflate {
     inner: ResBody,
     decoder: super::items::Decoder,
+    /// Compressed bytes not decompressed yet (a step at a time, see `Decoder::step`).
+    pending: Bytes,
     done: bool,
 }
 
 impl Inflate {
     pub fn new(inner: ResBody, decoder: super::items::Decoder) -> Self {
-        Self { inner, decoder, done: false }
+        Self { inner, decoder, pending: Bytes::new(), done: false }
     }
 }
 
@@ -345,20 +347,24 @@ impl Body for Inflate {
         let this = &mut *self;
         let broken = |_| BodyError::Other("the node's compressed response could not be decoded".into());
         while !this.done {
+            if !this.pending.is_empty() {
+                match this.decoder.step(&mut this.pending, false) {
+                    Ok(out) if out.is_empty() => continue,
+                    Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
+                    Err(e) => return Poll::Ready(Some(Err(broken(e)))),
+                }
+            }
             match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => {
                     // Trailers of the compressed stream are not carried over.
-                    let Some(data) = frame.data_ref() else { continue };
-                    match this.decoder.feed(data, false) {
-                        Ok(out) if out.is_empty() => continue,
-                        Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
-                        Err(e) => return Poll::Ready(Some(Err(broken(e)))),
+                    if let Ok(data) = frame.into_data() {
+                        this.pending = data;
                     }
                 }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
                     this.done = true;
-                    return match this.decoder.feed(&[], true) {
+                    return match this.decoder.step(&mut this.pending, true) {
                         Ok(out) if out.is_empty() => Poll::Ready(None),
                         Ok(out) => Poll::Ready(Some(Ok(Frame::data(out)))),
                         Err(e) => Poll::Ready(Some(Err(broken(e)))),
