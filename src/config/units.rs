@@ -32,8 +32,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => Duration::from_secs(n.saturating_mul(3600)),
         other => return Err(format!("unknown duration unit `{other}` in `{s}`")),
     };
+    // Deadlines are points in time: a longer duration would overflow them.
+    if d > MAX_DURATION {
+        return Err(format!("`{s}` is too long (at most 876000h, a hundred years)"));
+    }
     Ok(d)
 }
+
+/// The longest duration a setting may take.
+pub const MAX_DURATION: Duration = Duration::from_secs(876_000 * 3600);
 
 #[cfg(test)]
 mod tests {
@@ -50,7 +57,8 @@ mod tests {
     #[test]
     fn durations() {
         for (input, want) in [("500ms", Some(Duration::from_millis(500))), ("10s", Some(Duration::from_secs(10))),
-            ("2m", Some(Duration::from_secs(120))), ("3", Some(Duration::from_secs(3))), ("1y", None), ("s", None)] {
+            ("2m", Some(Duration::from_secs(120))), ("3", Some(Duration::from_secs(3))), ("1y", None), ("s", None),
+            ("876000h", Some(MAX_DURATION)), ("876001h", None), ("18446744073709551615", None), ("18446744073709551615h", None)] {
             assert_eq!(parse_duration(input).ok(), want, "{input}");
         }
     }
