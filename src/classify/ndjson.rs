@@ -43,7 +43,7 @@ impl LineScanner {
                 self.partial.extend_from_slice(&chunk[start..=nl]);
                 self.partial.split().freeze()
             };
-            if line.len() > self.max_line + 1 {
+            if line.len() > self.max_line.saturating_add(1) {
                 return Err(Ok(ScanError::LineTooLong(self.max_line)));
             }
             on_line(line).map_err(Err)?;
@@ -240,6 +240,11 @@ pub fn msearch_body(c: &mut Classification, line: &[u8], kind: BodyKind, item: u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_limit_does_not_wrap_around() {
+        assert_eq!(scan(&[b"{\"a\":1}\n{\"b\"", b":2}\n"], usize::MAX).unwrap(), vec![b"{\"a\":1}\n".to_vec(), b"{\"b\":2}\n".to_vec()]);
+    }
 
     fn scan(chunks: &[&[u8]], max: usize) -> Result<Vec<Vec<u8>>, ScanError> {
         let mut s = LineScanner::new(max);

@@ -17,8 +17,15 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "gib" | "g" => 1 << 30,
         other => return Err(format!("unknown size unit `{other}` in `{s}`")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size `{s}` is too large"))
+    match n.checked_mul(mult) {
+        // Limits are added to and multiplied: a larger one could overflow.
+        Some(v) if v <= MAX_SIZE => Ok(v),
+        _ => Err(format!("size `{s}` is too large (at most 1048576GiB, a pebibyte)")),
+    }
 }
+
+/// The largest size a setting may take.
+pub const MAX_SIZE: u64 = 1 << 50;
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -49,7 +56,8 @@ mod tests {
     #[test]
     fn sizes() {
         for (input, want) in [("16KiB", Some(16384)), ("100MiB", Some(100 << 20)), ("10", Some(10)),
-            ("1GB", Some(1_000_000_000)), ("x", None), ("5 parsecs", None), ("", None)] {
+            ("1GB", Some(1_000_000_000)), ("x", None), ("5 parsecs", None), ("", None),
+            ("1048576GiB", Some(MAX_SIZE)), ("1048577GiB", None), ("18446744073709551615", None)] {
             assert_eq!(parse_size(input).ok(), want, "{input}");
         }
     }

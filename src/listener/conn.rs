@@ -63,7 +63,7 @@ fn builder(settings: &ListenSettings) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     // The read buffer leaves room above the header limit so the pipeline can answer an
     // oversized head with a clear error; far larger heads get hyper's bare 431.
-    let buf = (settings.max_header_size * 2 + 8192).max(8192);
+    let buf = settings.max_header_size.saturating_mul(2).saturating_add(8192);
     b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(None) // enforced by the connection watchdog (see io::Activity)

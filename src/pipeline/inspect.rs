@@ -86,8 +86,8 @@ pub fn decoded(bytes: &Bytes, encoding: Option<&str>, limit: u64) -> Result<Byte
     let mut out = Vec::new();
     let read = match enc.as_deref() {
         None | Some("identity") => return Ok(bytes.clone()),
-        Some("gzip" | "x-gzip") => flate2::read::MultiGzDecoder::new(&bytes[..]).take(limit + 1).read_to_end(&mut out),
-        Some("deflate") => flate2::read::ZlibDecoder::new(&bytes[..]).take(limit + 1).read_to_end(&mut out),
+        Some("gzip" | "x-gzip") => flate2::read::MultiGzDecoder::new(&bytes[..]).take(limit.saturating_add(1)).read_to_end(&mut out),
+        Some("deflate") => flate2::read::ZlibDecoder::new(&bytes[..]).take(limit.saturating_add(1)).read_to_end(&mut out),
         Some(other) => {
             return Err(Failure::Refused(Refusal::bad(format!("Sluice cannot decode a body with Content-Encoding [{other}]"))));
         }
@@ -154,6 +154,20 @@ mod tests {
 
     fn run<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn decoding_is_exact_at_any_limit_and_refuses_beyond_it() {
+        use std::io::Write;
+        let plain = br#"{"query":{"terms":{"user":{"index":"secret","id":"1","path":"u"}}}}"#;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(plain).unwrap();
+        let gz = Bytes::from(e.finish().unwrap());
+        // The largest limits must not wrap around to nothing (and inspect an empty body).
+        for limit in [plain.len() as u64, 1 << 20, u64::MAX - 1, u64::MAX] {
+            assert_eq!(decoded(&gz, Some("gzip"), limit).unwrap(), Bytes::from_static(plain), "limit {limit}");
+        }
+        assert!(matches!(decoded(&gz, Some("gzip"), plain.len() as u64 - 1), Err(Failure::DecompressedTooLarge { .. })));
     }
 
     #[test]
