@@ -183,6 +183,32 @@ async fn group_and_api_key_subjects() {
 }
 
 #[tokio::test]
+async fn versions_stop_at_the_largest_and_never_wrap_around() {
+    const MAX: u64 = (1 << 53) - 1;
+    let env = Env::start("").await;
+    let g = |id: &str| grant(id, json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z");
+    let got = env.push(MAX + 1, json!([g("a")])).await;
+    assert_eq!(got.status, 400, "{}", got.text());
+    assert!(got.text().contains("largest version"), "{}", got.text());
+    assert_eq!(env.push(MAX - 1, json!([g("a"), g("b")])).await.status, 200);
+    let got = env.admin("PUT", "/_sluice/grants/c", &g("c")).await;
+    assert_eq!(got.json()["version"].as_u64(), Some(MAX));
+    // At the largest version nothing can be added...
+    let got = env.admin("PUT", "/_sluice/grants/d", &g("d")).await;
+    assert_eq!(got.status, 409, "{}", got.text());
+    assert_eq!(env.push(u64::MAX, json!([g("d")])).await.status, 400);
+    // ...but grants can still be revoked, and no push can roll that back.
+    let got = env.admin("DELETE", "/_sluice/grants/a", &Value::Null).await;
+    assert_eq!((got.status, got.json()["version"].as_u64()), (200, Some(MAX)));
+    for v in [0, 1, MAX] {
+        assert_eq!(env.push(v, json!([g("a")])).await.status, 409);
+    }
+    let listed = env.admin("GET", "/_sluice/grants", &Value::Null).await.json();
+    let ids: Vec<&str> = listed["grants"].as_array().unwrap().iter().filter_map(|g| g["id"].as_str()).collect();
+    assert_eq!(ids, ["b", "c"]);
+}
+
+#[tokio::test]
 async fn state_file_restart_and_corruption() {
     let env = Env::start("").await;
     env.push(7, json!([grant("g", json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z")])).await;

@@ -89,7 +89,8 @@ pub fn upsert(state: &AdminState, admin: &str, id: &str, body: &Value) -> Respon
             "created"
         }
     };
-    doc.version += 1;
+    let Some(next) = next_version(doc.version) else { return version_exhausted(doc.version) };
+    doc.version = next;
     commit(state, admin, doc, None, "upsert", json!({"result": result, "_id": id}))
 }
 
@@ -101,8 +102,19 @@ pub fn revoke(state: &AdminState, admin: &str, id: &str) -> Response<ResBody> {
     if doc.grants.len() == before {
         return error(StatusCode::NOT_FOUND, "resource_not_found_exception", &format!("no grant with id [{id}]"));
     }
-    doc.version += 1;
+    // A revocation always applies: at the largest version, which no push can exceed, it keeps it.
+    doc.version = next_version(doc.version).unwrap_or(doc.version);
     commit(state, admin, doc, None, "revoke", json!({"result": "deleted", "_id": id}))
+}
+
+/// The version after a one-grant change, unless the table is at the largest version.
+fn next_version(v: u64) -> Option<u64> {
+    (v < crate::authz::table::MAX_VERSION).then_some(v + 1)
+}
+
+fn version_exhausted(v: u64) -> Response<ResBody> {
+    let reason = format!("grant table version [{v}] is the largest version: grants can only be revoked");
+    error(StatusCode::CONFLICT, "version_conflict_engine_exception", &reason)
 }
 
 /// Lists grants, optionally only those of one subject (`?user=`, `?group=`, `?api_key=`).

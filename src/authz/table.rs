@@ -168,9 +168,17 @@ pub fn parse_table(json: &serde_json::Value) -> Result<(TableDoc, Vec<Grant>), V
     Ok((doc, grants))
 }
 
+/// The largest table version: 2^53 - 1, the largest integer every JSON client keeps exactly.
+/// Versions only grow, by pushes and by one per upsert or revocation, and never past it: a
+/// version that wrapped around would let a stale push roll back a revocation.
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
+
 /// Validates a table document. Every error is listed.
 pub fn validate_table(doc: &TableDoc) -> Result<Vec<Grant>, Vec<String>> {
     let mut errors = Vec::new();
+    if doc.version > MAX_VERSION {
+        errors.push(format!("version [{}] is above the largest version [{MAX_VERSION}]", doc.version));
+    }
     let mut grants = Vec::with_capacity(doc.grants.len());
     let mut ids = std::collections::HashSet::with_capacity(doc.grants.len());
     for (i, g) in doc.grants.iter().enumerate() {
