@@ -35,6 +35,7 @@ fn check_config_prints_every_error_at_once_and_exits_3() {
 [listen]
 address = "not-an-address"
 max_body_size = "12 parsecs"
+idle_timeout = "876001h"
 bogus = 1
 [listen.tls]
 cert = "missing.pem"
@@ -42,6 +43,11 @@ key = "missing-key.pem"
 [upstream]
 nodes = ["ftp://x", "http://ok:9200"]
 response_timeout = "soon"
+[inspect]
+max_line = "1048577GiB"
+[authn.jwt]
+hs256_secret_env = "SLUICE_TEST_UNSET_SECRET"
+leeway = "11m"
 [admin]
 address = "127.0.0.1:9221"
 [mystery]
@@ -60,6 +66,9 @@ x = 1
         "missing-key.pem",
         "ftp://x",
         "`upstream.response_timeout`",
+        "`listen.idle_timeout`: `876001h` is too long",
+        "`inspect.max_line`: size `1048577GiB` is too large",
+        "`authn.jwt.leeway` is clock skew and must be small",
     ] {
         assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
     }

@@ -148,6 +148,10 @@ fn jwt(r: &mut Reader, env: &[(String, String)], files: &Resolver) -> Option<Jwt
     if hmac.is_none() && public_keys.is_empty() && jwks.is_none() {
         r.errors.push("`authn.jwt` needs a key: hs256_secret_env, hs256_secret_file, public_key_file, jwks_file or jwks_url".into());
     }
+    let leeway = r.duration_or_zero("authn.jwt.leeway", d.leeway);
+    if leeway > MAX_LEEWAY {
+        r.errors.push(format!("`authn.jwt.leeway` is clock skew and must be small: at most {}s", MAX_LEEWAY.as_secs()));
+    }
     Some(JwtSettings {
         hmac_secret: hmac.map(String::into_bytes),
         public_keys,
@@ -156,13 +160,16 @@ fn jwt(r: &mut Reader, env: &[(String, String)], files: &Resolver) -> Option<Jwt
         audience: r.str("authn.jwt.audience"),
         user_claim: r.str_or("authn.jwt.user_claim", &d.user_claim),
         groups_claim: r.str_or("authn.jwt.groups_claim", &d.groups_claim),
-        leeway: r.duration_or_zero("authn.jwt.leeway", d.leeway),
+        leeway,
         jwks_refresh: r.duration("authn.jwt.jwks_refresh", d.jwks_refresh),
         jwks_min_interval: r.duration("authn.jwt.jwks_min_interval", d.jwks_min_interval),
         cache_ttl: r.duration("authn.jwt.cache_ttl", d.cache_ttl),
         cache_size: d.cache_size,
     })
 }
+
+/// The most clock skew a token's `exp` and `nbf` are given: more would outlive short tokens.
+const MAX_LEEWAY: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
