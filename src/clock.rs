@@ -82,15 +82,28 @@ pub fn rfc3339(ms: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, (s % 3600) / 60, s % 60)
 }
 
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// Parses RFC 3339 timestamps (`2026-11-23T12:00:00Z`, fractional seconds and offsets allowed).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    // Digits only: `parse` alone would take a sign.
+    let num = |r: std::ops::Range<usize>| {
+        let t = s.get(r)?;
+        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse::<i64>().ok()).flatten()
+    };
     let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
     let mut rest = &s[19..];
@@ -108,7 +121,11 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         "Z" | "z" => 0,
         o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
             let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
+            let (oh, om) = (num(s.len() - 5..s.len() - 3)?, num(s.len() - 2..s.len())?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            sign * (oh * 3600 + om * 60)
         }
         _ => return None,
     };
@@ -136,7 +153,14 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-11-23T12:00:00Z");
         assert_eq!(parse_rfc3339("2026-11-23T13:00:00+01:00"), Some(t));
         assert_eq!(parse_rfc3339("2026-11-23T12:00:00.250Z"), Some(t + 250));
-        for bad in ["2026-11-23", "2026-13-01T00:00:00Z", "2026-11-23T12:00:00", "yesterday", ""] {
+        assert_eq!(parse_rfc3339("2028-02-29T00:00:00Z"), Some(days_from_civil(2028, 2, 29) * 86_400_000));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00-23:59"), Some((days_from_civil(2000, 2, 29) * 86_400 + 86_340) * 1000));
+        for bad in [
+            "2026-11-23", "2026-13-01T00:00:00Z", "2026-11-23T12:00:00", "yesterday", "",
+            // Days a month does not have, signs where digits belong, offsets past a day.
+            "2026-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "+202-11-23T12:00:00Z",
+            "2026-+1-23T12:00:00Z", "2026-11-23T12:00:00+24:00", "2026-11-23T12:00:00+01:60", "2026-11-23T12:00:00+-1:00",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }
