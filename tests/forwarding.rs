@@ -134,6 +134,15 @@ async fn node_connections_are_kept_alive_and_replaced_when_they_close() {
 }
 
 #[tokio::test]
+async fn more_than_one_host_header_is_refused() {
+    let (node, sluice) = setup("").await;
+    let out = client::raw(sluice.addr, b"GET /_search HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n", WAIT).await;
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(out.contains("more than one Host header"), "{out}");
+    assert_eq!(node.count(), 0);
+}
+
+#[tokio::test]
 async fn head_has_headers_and_no_body() {
     let (node, sluice) = setup("").await;
     let out = client::raw(sluice.addr, b"HEAD /fake-sized/_doc/1?size=777 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", WAIT).await;

@@ -127,6 +127,10 @@ impl Shared {
         if headers::head_size(req.method(), req.uri(), req.headers()) > s.max_header_size {
             return Err(Failure::HeadersTooLarge { limit: s.max_header_size });
         }
+        // RFC 9112 §3.2: which one the node would read is anyone's guess.
+        if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
+            return Err(Failure::Refused(classify::Refusal::bad("the request has more than one Host header")));
+        }
         let declared = declared_length(req.headers());
         if declared.is_some_and(|n| n > s.max_body_size) {
             return Err(Failure::BodyTooLarge { limit: s.max_body_size });
