@@ -131,7 +131,7 @@ pub fn decide(mine: &[&Arc<CompiledGrant>], principal: &Principal, c: &Classific
     let mut path_exclusions: Vec<String> = Vec::new();
     let mut need_privs: Vec<&'static str> = Vec::new();
     for t in &c.targets {
-        let path_target = t.source == "path:{index}" || t.source == "implicit:_all";
+        let path_target = t.source == "implicit:_all" || c.route.is_list_source(&t.source);
         if t.index.exclude {
             if path_target {
                 path_exclusions.push(t.index.render());
@@ -276,6 +276,7 @@ mod tests {
             {"id": "w", "subject": {"user": "u"}, "indices": [{"names": ["metrics-*"], "privileges": ["write"]}], "cluster": ["monitor"], "expires_at": "2030-01-01T00:00:00Z"},
             {"id": "x", "subject": {"user": "u"}, "indices": [{"names": ["remote:logs-*"], "privileges": ["read"]}], "expires_at": "2030-01-01T00:00:00Z"},
             {"id": "old", "subject": {"user": "u"}, "indices": [{"names": ["old-*"], "privileges": ["all"]}], "expires_at": "2020-01-01T00:00:00Z"},
+            {"id": "v", "subject": {"user": "u"}, "indices": [{"names": ["ds-app-*"], "privileges": ["view_index_metadata", "monitor"]}], "expires_at": "2030-01-01T00:00:00Z"},
         ]));
         let refs: Vec<&Arc<CompiledGrant>> = gs.iter().collect();
         let p = Principal::new("u", vec![], Scheme::Basic);
@@ -298,6 +299,13 @@ mod tests {
             ("GET", "/remote:logs-1/_search", true, None, &["x"]),
             ("GET", "/other:logs-1/_search", false, None, &[]),
             ("GET", "/old-1/_search", false, None, &[]),
+            // Index lists named otherwise than {index} are narrowed the same way.
+            ("GET", "/_resolve/index/*", true, Some("ds-app-*"), &["v"]),
+            ("GET", "/_data_stream/*", true, Some("ds-app-*"), &["v"]),
+            ("GET", "/_data_stream/*/_stats", true, Some("ds-app-*"), &["v"]),
+            ("GET", "/_data_stream/ds-app-1", true, None, &["v"]),
+            ("GET", "/_data_stream/other-1", false, None, &[]),
+            ("DELETE", "/_data_stream/*", false, None, &[]),
         ];
         for (method, path, allowed, narrowed, used) in cases {
             let head = Head { method, target: path, content_type: None, content_encoding: None, has_body: false };

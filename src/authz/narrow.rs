@@ -2,6 +2,7 @@
 //! see. A path without an index (`GET /_search`) gets one where the API takes it; the result
 //! is classified again and must be the same API, or the request is not rewritten (and denied).
 
+use crate::classify::routes::RouteDef;
 use crate::classify::{self, path, Head};
 
 /// Percent-encodes an index expression for a path segment.
@@ -19,13 +20,15 @@ fn encode(expr: &str) -> String {
 
 /// The request target with the index expression replaced by `expr`, or `None` when the API
 /// has no place for one.
-pub fn rewrite(method: &str, target: &str, route_path: &str, api: &str, expr: &str, now_ms: i64) -> Option<String> {
+pub fn rewrite(method: &str, target: &str, route: &RouteDef, api: &str, expr: &str, now_ms: i64) -> Option<String> {
+    let route_path = route.path;
     let split = path::split(target).ok()?;
     let query = target.split_once('?').map(|(_, q)| q);
     let template: Vec<&str> = route_path.trim_start_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     let enc = encode(expr);
     let mut candidates = Vec::new();
-    match template.iter().position(|s| *s == "{index}") {
+    let param = route.list_param().map(|p| format!("{{{p}}}"));
+    match param.and_then(|p| template.iter().position(|s| *s == p)) {
         Some(i) if i < split.segments.len() => {
             let mut segs: Vec<&str> = split.segments.clone();
             segs[i] = &enc;
@@ -58,13 +61,19 @@ mod tests {
     #[test]
     fn rewrites() {
         let cases = [
-            ("GET", "/logs-*/_search?q=x", "/{index}/_search", "search", "logs-app-*", Some("/logs-app-*/_search?q=x")),
-            ("GET", "/_search", "/_search", "search", "a,b", Some("/a,b/_search")),
-            ("GET", "/_cat/indices?v", "/_cat/indices", "cat.indices", "logs-*", Some("/_cat/indices/logs-*?v")),
-            ("GET", "/_count", "/_count", "count", "*,-*", Some("/*,-*/_count")),
+            ("GET", "/logs-*/_search?q=x", "logs-app-*", Some("/logs-app-*/_search?q=x")),
+            ("GET", "/_search", "a,b", Some("/a,b/_search")),
+            ("GET", "/_cat/indices?v", "logs-*", Some("/_cat/indices/logs-*?v")),
+            ("GET", "/_count", "*,-*", Some("/*,-*/_count")),
+            // Index lists under another name than {index}.
+            ("GET", "/_resolve/index/*?expand_wildcards=all", "logs-*", Some("/_resolve/index/logs-*?expand_wildcards=all")),
+            ("GET", "/_data_stream/*/_stats", "logs-*", Some("/_data_stream/logs-*/_stats")),
+            ("GET", "/_data_stream", "logs-*", Some("/_data_stream/logs-*")),
         ];
-        for (m, t, route, api, expr, want) in cases {
-            assert_eq!(rewrite(m, t, route, api, expr, 0).as_deref(), want, "{t}");
+        for (m, t, expr, want) in cases {
+            let head = Head { method: m, target: t, content_type: None, content_encoding: None, has_body: false };
+            let c = classify::classify(&head, 0).unwrap();
+            assert_eq!(rewrite(m, t, c.route, c.api, expr, 0).as_deref(), want, "{t}");
         }
     }
 }

@@ -78,6 +78,20 @@ impl RouteDef {
     pub fn param(&self, name: &str) -> Option<&ParamDef> {
         self.params.iter().find(|p| p.name == name)
     }
+
+    /// The path parameter holding the route's index expression, the one a broad read is
+    /// narrowed in: `{index}`, or else a list of indices or data streams under another name
+    /// (`/_resolve/index/{name}`, `/_data_stream/{name}`).
+    pub fn list_param(&self) -> Option<&'static str> {
+        let index = self.params.iter().find(|p| p.name == "index");
+        index.or_else(|| self.params.iter().find(|p| matches!(p.kind, "indices" | "data_streams"))).map(|p| p.name)
+    }
+
+    /// Whether a target from `source` sits in the route's narrowable path parameter.
+    pub fn is_list_source(&self, source: &str) -> bool {
+        let Some(name) = source.strip_prefix("path:{").and_then(|s| s.strip_suffix('}')) else { return false };
+        self.list_param() == Some(name)
+    }
 }
 
 #[derive(Default)]

@@ -263,7 +263,7 @@ impl Shared {
         ctx.outcome = if d.narrowed.is_some() && !shadow { Outcome::Narrowed } else { Outcome::Allowed };
         if let (Some(expr), false) = (&d.narrowed, shadow) {
             let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            let rewritten = crate::authz::narrow::rewrite(parts.method.as_str(), target, c.route.path, c.api, expr, now)
+            let rewritten = crate::authz::narrow::rewrite(parts.method.as_str(), target, c.route, c.api, expr, now)
                 .and_then(|t| http::Uri::builder().path_and_query(t).build().ok());
             match rewritten {
                 Some(uri) => {
