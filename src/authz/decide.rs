@@ -131,7 +131,8 @@ pub fn decide(mine: &[&Arc<CompiledGrant>], principal: &Principal, c: &Classific
     let mut path_exclusions: Vec<String> = Vec::new();
     let mut need_privs: Vec<&'static str> = Vec::new();
     for t in &c.targets {
-        let path_target = t.source == "implicit:_all" || c.route.is_list_source(&t.source);
+        // (msearch items carry their header's indices as `path:{index}` whatever the route.)
+        let path_target = t.source == "path:{index}" || t.source == "implicit:_all" || c.route.is_list_source(&t.source);
         if t.index.exclude {
             if path_target {
                 path_exclusions.push(t.index.render());
