@@ -74,17 +74,25 @@ pub struct ItemsBody {
     done: bool,
     ended: bool,
     /// Set when the client compressed the body: items are read (and forwarded) decompressed.
+    /// (It holds the compressed input, decompressed a step at a time when the queue is empty.)
     decoder: Option<Decoder>,
-    /// Compressed input not decompressed yet: a step at a time, when the queue is empty.
-    pending: Bytes,
-    /// The client's body has ended (what is pending is still to be read).
+    /// The client's body has ended (the decoder may still hold input).
     inner_ended: bool,
     decompressed: u64,
     max_decompressed: u64,
 }
 
 /// A streaming decompressor for gzip or deflate bodies (requests, and responses to rewrite).
-pub enum Decoder {
+/// It holds the compressed input it was given until it has decompressed all of it, a step at
+/// a time: one compressed byte can stand for over a thousand decompressed ones, so a step's
+/// output stays under ~1,032 × STEP (2 MiB) whatever the frames the input came in.
+pub struct Decoder {
+    codec: Codec,
+    /// Compressed input not decompressed yet.
+    pending: Bytes,
+}
+
+enum Codec {
     Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
     Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
 }
@@ -92,37 +100,59 @@ pub enum Decoder {
 impl Decoder {
     /// For a Content-Encoding Sluice decodes; `Err` for one it does not.
     pub fn for_encoding(enc: Option<&str>) -> Result<Option<Self>, String> {
-        match enc.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("identity") => Ok(None),
-            Some("gzip" | "x-gzip") => Ok(Some(Decoder::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())))),
-            Some("deflate") => Ok(Some(Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())))),
-            Some(other) => Err(format!("Sluice cannot decode a body with Content-Encoding [{other}]")),
-        }
-    }
-
-    /// Decompresses the next at most `STEP` bytes of `pending` (all that is left of the stream
-    /// when `finish`, which then must come with nothing pending). Compressed input is fed in
-    /// steps because one compressed byte can stand for over a thousand decompressed ones: a
-    /// step's output stays under ~1,032 × STEP (2 MiB) whatever the frames the input came in.
-    pub fn step(&mut self, pending: &mut Bytes, finish: bool) -> std::io::Result<Bytes> {
-        let input = pending.split_to(pending.len().min(Self::STEP));
-        self.feed(&input, finish)
+        let codec = match enc.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("identity") => return Ok(None),
+            Some("gzip" | "x-gzip") => Codec::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
+            Some("deflate") => Codec::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
+            Some(other) => return Err(format!("Sluice cannot decode a body with Content-Encoding [{other}]")),
+        };
+        Ok(Some(Self { codec, pending: Bytes::new() }))
     }
 
     /// Compressed bytes fed per step.
     pub const STEP: usize = 2048;
 
+    /// Takes more compressed input, after what it still holds.
+    pub fn push(&mut self, data: Bytes) {
+        if self.pending.is_empty() {
+            self.pending = data;
+        } else {
+            let mut joined = bytes::BytesMut::with_capacity(self.pending.len() + data.len());
+            joined.extend_from_slice(&self.pending);
+            joined.extend_from_slice(&data);
+            self.pending = joined.freeze();
+        }
+    }
+
+    /// Whether compressed input is left to decompress.
+    pub fn has_input(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Decompresses the next at most `STEP` bytes of the input held.
+    pub fn step(&mut self) -> std::io::Result<Bytes> {
+        let input = self.pending.split_to(self.pending.len().min(Self::STEP));
+        self.feed(&input, false)
+    }
+
+    /// The end of the stream: what is left of the input held (nothing, once every step was
+    /// taken), then the decoder's own tail.
+    pub fn finish(&mut self) -> std::io::Result<Bytes> {
+        let input = std::mem::take(&mut self.pending);
+        self.feed(&input, true)
+    }
+
     fn feed(&mut self, data: &[u8], finish: bool) -> std::io::Result<Bytes> {
         use std::io::Write;
-        let out = match self {
-            Decoder::Gzip(d) => {
+        let out = match &mut self.codec {
+            Codec::Gzip(d) => {
                 d.write_all(data)?;
                 if finish {
                     d.try_finish()?;
                 }
                 d.get_mut()
             }
-            Decoder::Deflate(d) => {
+            Codec::Deflate(d) => {
                 d.write_all(data)?;
                 if finish {
                     d.try_finish()?;
@@ -144,8 +174,9 @@ impl ItemsBody {
 
     /// The next step of a compressed body, decompressed (`finish`: the end of the stream).
     fn inflate(&mut self, finish: bool) -> Result<Bytes, Failure> {
-        let Some(d) = &mut self.decoder else { return Ok(std::mem::take(&mut self.pending)) };
-        let out = d.step(&mut self.pending, finish).map_err(|_| Failure::Refused(Refusal::parse("the compressed request body could not be decoded")))?;
+        let Some(d) = &mut self.decoder else { return Ok(Bytes::new()) };
+        let out = if finish { d.finish() } else { d.step() };
+        let out = out.map_err(|_| Failure::Refused(Refusal::parse("the compressed request body could not be decoded")))?;
         self.decompressed += out.len() as u64;
         if self.decompressed > self.max_decompressed {
             return Err(Failure::DecompressedTooLarge { limit: self.max_decompressed });
@@ -178,7 +209,6 @@ impl ItemsBody {
             done: false,
             ended: false,
             decoder: None,
-            pending: Bytes::new(),
             inner_ended: false,
             decompressed: 0,
             max_decompressed: u64::MAX,
@@ -303,14 +333,16 @@ impl ItemsBody {
     /// A chunk of the client's body: scanned now, or, compressed, kept to be decompressed a
     /// step at a time.
     fn chunk(&mut self, chunk: Bytes) -> Result<(), Failure> {
-        if self.decoder.is_some() {
-            self.pending = chunk;
-            return Ok(());
+        match &mut self.decoder {
+            Some(d) => {
+                d.push(chunk);
+                Ok(())
+            }
+            None => self.chunk_plain(chunk),
         }
-        self.chunk_plain(chunk)
     }
 
-    /// Decompresses and scans the next step of the pending compressed input.
+    /// Decompresses and scans the next step of the compressed input held.
     fn step(&mut self) -> Result<(), Failure> {
         let out = self.inflate(false)?;
         if out.is_empty() {
@@ -438,7 +470,7 @@ impl Body for ItemsBody {
             if this.done {
                 return Poll::Ready(None);
             }
-            if !this.pending.is_empty() {
+            if this.decoder.as_ref().is_some_and(Decoder::has_input) {
                 if let Err(f) = this.step() {
                     return Poll::Ready(Some(Err(this.fail(f))));
                 }
@@ -501,15 +533,16 @@ mod tests {
     #[test]
     fn decompression_steps_are_bounded_whatever_the_input_frames() {
         let plain = vec![b' '; 20 << 20];
-        let mut pending = gzip(&plain);
-        assert!(pending.len() < 64 * 1024, "one frame of compressed input: {}", pending.len());
+        let compressed = gzip(&plain);
+        assert!(compressed.len() < 64 * 1024, "one frame of compressed input: {}", compressed.len());
         let mut d = Decoder::for_encoding(Some("gzip")).unwrap().unwrap();
+        d.push(compressed);
         let (mut total, mut largest) = (0, 0);
-        while !pending.is_empty() {
-            let out = d.step(&mut pending, false).unwrap();
+        while d.has_input() {
+            let out = d.step().unwrap();
             (total, largest) = (total + out.len(), largest.max(out.len()));
         }
-        total += d.step(&mut pending, true).unwrap().len();
+        total += d.finish().unwrap().len();
         assert_eq!(total, plain.len());
         assert!(largest <= STEP_MAX, "a step produced {largest} bytes");
     }

@@ -229,7 +229,8 @@ impl Shared {
                 let (mut parts, body) = res.into_parts();
                 headers::strip_hop_by_hop(&mut parts.headers);
                 let body = ResBody::Upstream(body);
-                if per_item.is_none() && items.is_none() && !binds {
+                // Nothing to put back (every multi-target request has an item log) or capture.
+                if items.is_none() && !binds {
                     return Ok(Response::from_parts(parts, body));
                 }
                 let shaping = answer::Shaping { per_item, items, binds, decision, principal };

@@ -328,14 +328,12 @@ mod props {
 pub struct Inflate {
     inner: ResBody,
     decoder: super::items::Decoder,
-    /// Compressed bytes not decompressed yet (a step at a time, see `Decoder::step`).
-    pending: Bytes,
     done: bool,
 }
 
 impl Inflate {
     pub fn new(inner: ResBody, decoder: super::items::Decoder) -> Self {
-        Self { inner, decoder, pending: Bytes::new(), done: false }
+        Self { inner, decoder, done: false }
     }
 }
 
@@ -347,8 +345,8 @@ impl Body for Inflate {
         let this = &mut *self;
         let broken = |_| BodyError::Other("the node's compressed response could not be decoded".into());
         while !this.done {
-            if !this.pending.is_empty() {
-                match this.decoder.step(&mut this.pending, false) {
+            if this.decoder.has_input() {
+                match this.decoder.step() {
                     Ok(out) if out.is_empty() => continue,
                     Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
                     Err(e) => return Poll::Ready(Some(Err(broken(e)))),
@@ -358,13 +356,13 @@ impl Body for Inflate {
                 Some(Ok(frame)) => {
                     // Trailers of the compressed stream are not carried over.
                     if let Ok(data) = frame.into_data() {
-                        this.pending = data;
+                        this.decoder.push(data);
                     }
                 }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
                     this.done = true;
-                    return match this.decoder.step(&mut this.pending, true) {
+                    return match this.decoder.finish() {
                         Ok(out) if out.is_empty() => Poll::Ready(None),
                         Ok(out) => Poll::Ready(Some(Ok(Frame::data(out)))),
                         Err(e) => Poll::Ready(Some(Err(broken(e)))),
