@@ -1,10 +1,12 @@
-//! An official client end to end: elasticsearch-py, with request compression on, through Sluice
-//! in front of the fake node — product check, search, a denied search, a per-item bulk (gzip)
-//! and an mget with a denied doc, as the client itself reports them.
+//! Official clients end to end, through Sluice in front of the fake node, as the clients
+//! themselves report what happened: elasticsearch-py with request compression on (product
+//! check, search, a denied search, a per-item bulk (gzip), an mget with a denied doc), then
+//! elasticsearch-py's and opensearch-py's own credential options (API key, basic auth) with
+//! scrolls and points in time bound to the caller that opened them.
 //!
-//! The client is installed by `tools/clients-venv.sh` into `target/clients-venv` (`.ci/run`
-//! does, and sets `SLUICE_REQUIRE_CLIENTS=1` so a missing client fails there); without it this
-//! test says so and passes. `SLUICE_CLIENTS_PYTHON` points at another interpreter.
+//! The clients are installed by `tools/clients-venv.sh` into `target/clients-venv` (`.ci/run`
+//! does, and sets `SLUICE_REQUIRE_CLIENTS=1` so a missing client fails there); without them these
+//! tests say so and pass. `SLUICE_CLIENTS_PYTHON` points at another interpreter.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -24,6 +26,16 @@ fn python() -> Option<std::path::PathBuf> {
     None
 }
 
+/// Runs a client script with `args` and returns the JSON object it prints.
+async fn drive(py: std::path::PathBuf, script: &str, args: Vec<String>) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
+    // The client runs on the blocking pool while this runtime keeps serving it.
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new(py).arg(script).args(args).output()).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("client printed no JSON ({e}): {stdout}"))
+}
+
 #[tokio::test]
 async fn elasticsearch_py_with_compression_sees_per_item_decisions_and_denials() {
     let Some(py) = python() else { return };
@@ -33,13 +45,7 @@ async fn elasticsearch_py_with_compression_sees_per_item_decisions_and_denials()
          "indices": [{"names": ["logs-*"], "privileges": ["read", "write", "view_index_metadata"]}],
          "expires_at": "2100-01-01T00:00:00Z"}]});
     let sluice = SluiceBuilder::new(&[node.url()]).grants(table).start().await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/es_py.py");
-    let url = format!("http://{}", sluice.addr);
-    // The client runs on the blocking pool while this runtime keeps serving it.
-    let out = tokio::task::spawn_blocking(move || std::process::Command::new(py).arg(script).arg(url).output()).await.unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let seen = drive(py, "es_py.py", vec![sluice.url()]).await;
     assert_eq!(seen["info"], "fake", "the product check passed and the root document came through");
     assert_eq!(seen["secret"], 403);
     assert_eq!(seen["bulk_denied"], json!([1, 4, 7]));
@@ -50,4 +56,50 @@ async fn elasticsearch_py_with_compression_sees_per_item_decisions_and_denials()
     let text = String::from_utf8(bulk.body).unwrap();
     assert_eq!(text.lines().count(), 14, "{text}");
     assert!(!text.contains("secret"));
+}
+
+#[tokio::test]
+async fn client_credential_options_and_continuations_bound_to_their_caller() {
+    let Some(py) = python() else { return };
+    let node = FakeNode::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hash = sluice::authn::basic::hash_password("alice-pw").unwrap();
+    std::fs::write(dir.path().join("users.toml"), format!("[[users]]\nname = \"alice\"\nhash = {hash:?}\ngroups = [\"ops\"]\n")).unwrap();
+    let live = |id: &str, user: &str, privileges: Value| {
+        json!({"id": id, "subject": {"user": user}, "cluster": ["monitor"],
+               "indices": [{"names": ["logs-*"], "privileges": privileges}], "expires_at": "2100-01-01T00:00:00Z"})
+    };
+    let table = json!({"version": 1, "grants": [live("a", "alice", json!(["read", "write", "view_index_metadata"])), live("b", "bob", json!(["read"]))]});
+    let sluice = SluiceBuilder::new(&[node.url()])
+        .no_anonymous()
+        .dir(dir.path())
+        .env("TEST_ADMIN_TOKEN", "admin-secret-0123456789")
+        .toml("[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n[authn.basic]\nusers_file = \"users.toml\"")
+        .grants(table)
+        .start()
+        .await;
+    let created = support::client::call(sluice.admin, "POST", "/_sluice/api_keys", &[("authorization", "Bearer admin-secret-0123456789")], r#"{"name":"bob-key","owner":"bob"}"#).await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    let key = created.json();
+    let args = ["encoded", "id", "api_key"].map(|f| key[f].as_str().unwrap().to_string());
+    let seen = drive(py, "credentials_py.py", [vec![sluice.url()], args.to_vec()].concat()).await;
+    assert_eq!(seen["key_search"], 1, "{seen}");
+    assert_eq!(seen["key_secret"], 403);
+    assert_eq!(seen["pair_count"], 3);
+    assert_eq!(seen["alice_search"], 1);
+    assert_eq!(seen["wrong_password"], 401);
+    assert_eq!(seen["alice_scroll"], 200);
+    assert_eq!(seen["key_scroll"], 403, "another caller's scroll id is refused");
+    assert_eq!(seen["alice_pit"], 200);
+    assert_eq!(seen["key_pit"], 403, "another caller's point in time is refused");
+    assert_eq!(seen["os_info"], "fake");
+    assert_eq!(seen["os_search"], 1);
+    assert_eq!(seen["os_secret"], 403);
+    assert_eq!(seen["os_bulk_ok"], 3);
+    assert_eq!(seen["os_bulk_denied"], json!([1, 3, 5]));
+    // Neither the callers' credentials nor their scrolls' owners reached the node as sent:
+    // every request carried Sluice's own (none configured here) and no caller Authorization.
+    assert!(node.received().iter().all(|r| !r.headers.contains_key("authorization")));
+    let scrolls = node.received().iter().filter(|r| r.target.starts_with("/_search/scroll")).count();
+    assert_eq!(scrolls, 1, "only alice's scroll continuation reached the node");
 }

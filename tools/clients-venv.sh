@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the official Elasticsearch Python client into target/clients-venv for the
+# Installs the official Elasticsearch and OpenSearch Python clients into target/clients-venv for the
 # end-to-end test in tests/clients.rs (run by .ci/run; optional on a workstation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,5 +12,5 @@ if [[ ! -x $venv/bin/python ]]; then
     python3 -m venv "$venv"
   fi
 fi
-"$venv/bin/pip" install -q --disable-pip-version-check "elasticsearch>=8,<9"
-"$venv/bin/python" -c 'import elasticsearch; print("elasticsearch-py", elasticsearch.__versionstr__)'
+"$venv/bin/pip" install -q --disable-pip-version-check "elasticsearch>=8,<9" "opensearch-py>=2,<4"
+"$venv/bin/python" -c 'import elasticsearch, opensearchpy; print("elasticsearch-py", elasticsearch.__versionstr__, "opensearch-py", opensearchpy.__versionstr__)'
