@@ -104,10 +104,18 @@ pub(super) fn field_root(path: &'static str) -> Option<&'static str> {
 /// without building anything.
 fn validate_json(body: &[u8]) -> Result<(), Refusal> {
     std::str::from_utf8(body).map_err(not_json)?;
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).map(drop).map_err(not_json)
+    if valid::is_json(body) {
+        return Ok(());
+    }
+    // serde_json says where and why (it refuses whatever `is_json` refuses).
+    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        Err(e) => Err(not_json(e)),
+        Ok(_) => Err(not_json("unexpected structure")),
+    }
 }
 
 mod prefilter;
+mod valid;
 mod walker;
 
 use prefilter::may_name_targets;
