@@ -76,6 +76,7 @@ async fn every_request_and_admin_action_is_on_record_and_counted() {
     assert_eq!(got.status, 200);
     assert_eq!(got.json()["items"][1]["index"]["status"], 403);
     assert_eq!(call(sluice.addr, "GET", "/logs-app-1/_search", &[("x-opaque-id", "anon")], "").await.status, 401);
+    assert_eq!(call(sluice.addr, "GET", "/_security/_authenticate", &up("whoami"), "").await.status, 200);
     let key = admin(sluice.admin, "POST", "/_sluice/api_keys", json!({"name": "k", "owner": "alice"})).await.json();
     admin(sluice.admin, "DELETE", &format!("/_sluice/api_keys/{}", key["id"].as_str().unwrap()), Value::Null).await;
     let g2 = json!({"subject": {"user": "bob"}, "indices": [{"names": ["x"], "privileges": ["read"]}], "expires_at": "2100-01-01T00:00:00Z"});
@@ -84,7 +85,7 @@ async fn every_request_and_admin_action_is_on_record_and_counted() {
     assert_eq!(admin(sluice.admin, "PUT", "/_sluice/grants", json!({"version": 1, "grants": []})).await.status, 409);
 
     let m = admin(sluice.admin, "GET", "/metrics", Value::Null).await.text();
-    assert_eq!(metric(&m, "sluice_requests_total{outcome=\"allowed\"}"), 2.0);
+    assert_eq!(metric(&m, "sluice_requests_total{outcome=\"allowed\"}"), 3.0);
     assert_eq!(metric(&m, "sluice_requests_total{outcome=\"narrowed\"}"), 1.0);
     assert_eq!(metric(&m, "sluice_requests_total{outcome=\"denied\"}"), 1.0);
     assert_eq!(metric(&m, "sluice_decisions_total{kind=\"index\",privilege=\"index\",result=\"deny\"}"), 1.0);
@@ -144,6 +145,9 @@ async fn every_request_and_admin_action_is_on_record_and_counted() {
     assert_eq!(bulk["sluice"]["items"]["total"], 2);
     assert_eq!(bulk["sluice"]["items"]["denied"], 1);
     assert_eq!(bulk["sluice"]["items"]["denied_items"][0], json!({"position": 1, "op": "index", "index": "secret", "id": null}));
+    let whoami = by_opaque("whoami");
+    assert_eq!((whoami["sluice"]["decision"].as_str(), whoami["event"]["action"].as_str()), (Some("local"), Some("security.authenticate")));
+    assert_eq!(whoami["user"]["name"], "alice");
     let anon = by_opaque("anon");
     assert_eq!(anon["sluice"]["outcome"], "unauthenticated");
     assert!(anon["sluice"]["authentication"]["failure"].is_string());

@@ -88,6 +88,8 @@ async fn client_credential_options_and_continuations_bound_to_their_caller() {
     assert_eq!(seen["pair_count"], 3);
     assert_eq!(seen["alice_search"], 1);
     assert_eq!(seen["wrong_password"], 401);
+    assert_eq!(seen["key_whoami"], "bob", "the key's owner, not the service account");
+    assert_eq!(seen["alice_has"], json!({"read": true, "delete_index": false}));
     assert_eq!(seen["alice_scroll"], 200);
     assert_eq!(seen["key_scroll"], 403, "another caller's scroll id is refused");
     assert_eq!(seen["alice_pit"], 200);

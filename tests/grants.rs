@@ -340,6 +340,8 @@ async fn explain_answers_with_classification_decision_and_grants() {
     assert!(got["decision"]["reason"].as_str().unwrap().contains("delete"), "{got}");
     let got = env.admin("POST", "/_sluice/explain", &ask("/logs-*/_search", "GET")).await.json();
     assert_eq!(got["decision"]["narrowed_to"], "logs-app-*");
+    let got = env.admin("POST", "/_sluice/explain", &ask("/_security/_authenticate", "GET")).await.json();
+    assert_eq!((got["decision"]["allowed"].as_bool(), got["decision"]["answered_by"].as_str()), (Some(true), Some("sluice")));
     // Never another principal's grants.
     let bob = json!({"principal": {"user": "bob"}, "request": {"method": "GET", "path": "/logs-app-1/_search"}});
     let got = env.admin("POST", "/_sluice/explain", &bob).await.json();
@@ -357,4 +359,51 @@ async fn shadow_mode_forwards_what_would_be_denied() {
     // Not narrowed either: shadow mode changes nothing on the wire.
     env.as_user("alice", "", "GET", "/*/_search", "").await;
     assert_eq!(env.node.last().target, "/*/_search");
+}
+
+#[tokio::test]
+async fn who_am_i_and_has_privileges_are_answered_from_sluice_not_the_cluster() {
+    let env = Env::start("").await;
+    // Before any table: the caller is still described, and holds nothing.
+    let me = env.as_user("alice", "ops,dev", "GET", "/_security/_authenticate", "").await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    let me = me.json();
+    assert_eq!(me["username"], "alice");
+    assert_eq!(me["roles"], json!(["ops", "dev"]));
+    assert_eq!(me["authentication_type"], "realm");
+    let ask = json!({"cluster": ["monitor"], "index": [{"names": ["logs-app-1", "logs-*"], "privileges": ["read", "write"]}]}).to_string();
+    let none = env.as_user("alice", "", "POST", "/_security/user/_has_privileges", &ask).await;
+    assert_eq!(none.status, 200, "{}", none.text());
+    assert_eq!(none.json()["has_all_requested"], false);
+    env.push(1, json!([grant("g-1", json!({"user": "alice"}), &["logs-app-*"], &["read"], "2026-11-23T11:00:00Z")])).await;
+    let held = env.as_user("alice", "", "GET", "/_security/user/alice/_has_privileges", &ask).await.json();
+    assert_eq!(held["username"], "alice");
+    assert_eq!(held["cluster"], json!({"monitor": false}));
+    assert_eq!(held["index"], json!({"logs-app-1": {"read": true, "write": false}, "logs-*": {"read": false, "write": false}}));
+    // Another user's privileges, a missing body, an unknown privilege: Elasticsearch's 400s.
+    let other = env.as_user("alice", "", "POST", "/_security/user/bob/_has_privileges", &ask).await;
+    assert_eq!((other.status, other.json()["error"]["type"].clone()), (400, json!("illegal_argument_exception")));
+    assert_eq!(env.as_user("alice", "", "POST", "/_security/user/_has_privileges", "").await.status, 400);
+    let bad = env.as_user("alice", "", "POST", "/_security/user/_has_privileges", r#"{"cluster":["telepathy"]}"#).await;
+    assert!(bad.text().contains("unknown cluster privilege [telepathy]"), "{}", bad.text());
+    // Grants end on time here too.
+    env.clock.advance_ms(3_600_000);
+    let later = env.as_user("alice", "", "POST", "/_security/user/_has_privileges", &ask).await.json();
+    assert_eq!(later["index"]["logs-app-1"]["read"], false);
+    // OpenSearch's security plugin asks under two prefixes.
+    for path in ["/_plugins/_security/authinfo", "/_opendistro/_security/authinfo"] {
+        let info = env.as_user("carol", "sre", "GET", path, "").await;
+        assert_eq!(info.status, 200, "{path}: {}", info.text());
+        assert_eq!(info.json()["user_name"], "carol");
+        assert_eq!(info.json()["backend_roles"], json!(["sre"]));
+    }
+    // An API key's holder is told which key it is.
+    let key = env.admin("POST", "/_sluice/api_keys", &json!({"name": "jit", "owner": "svc-etl"})).await.json();
+    let auth = format!("ApiKey {}", key["encoded"].as_str().unwrap());
+    let me = call(env.sluice.addr, "GET", "/_security/_authenticate", &[("authorization", &auth)], "").await.json();
+    assert_eq!(me["username"], "svc-etl");
+    assert_eq!(me["api_key"], json!({"id": key["id"], "name": "jit"}));
+    // None of it reached the node; unauthenticated callers still get 401.
+    assert!(env.node.received().iter().all(|r| !r.target.contains("_security")), "{:?}", env.node.received().iter().map(|r| &r.target).collect::<Vec<_>>());
+    assert_eq!(call(env.sluice.addr, "GET", "/_security/_authenticate", &[], "").await.status, 401);
 }

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod jwt;
 pub mod mtls;
 pub mod proxy;
+pub mod whoami;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -65,6 +65,14 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Whether the live grants `live` hold the privilege `bit` on the whole of `name` (a concrete
+/// name, or a pattern taken literally; `cluster:name` when `remote`), restricted indices
+/// included when `restricted`: the coverage `decide` requires of a target it does not narrow.
+pub fn index_covered(live: &[&Arc<CompiledGrant>], name: &str, remote: bool, bit: u64, restricted: bool) -> bool {
+    let mut ctx = Ctx { live: live.iter().map(|g| g.as_ref()).collect(), used: Vec::new() };
+    ctx.covers(name, remote, bit, restricted)
+}
+
 fn qualified(t: &Target) -> std::borrow::Cow<'_, str> {
     match &t.index.cluster {
         Some(c) => format!("{c}:{}", t.index.name).into(),

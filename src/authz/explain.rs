@@ -34,6 +34,10 @@ pub fn explain(snap: &Snapshot, p: &Principal, method: &str, target: &str, body:
             return json!({"classification": c, "decision": {"allowed": false, "status": r.status, "reason": r.reason}});
         }
     }
+    if classify::ANSWERED_BY_SLUICE.contains(&c.api) {
+        let reason = "answered by Sluice for the caller, whatever the grants; never forwarded";
+        return json!({"classification": c, "decision": {"allowed": true, "status": 200, "reason": reason, "answered_by": "sluice"}});
+    }
     if !snap.loaded {
         return json!({"classification": c, "decision": {"allowed": false, "status": 403, "reason": "no grant table is loaded"}});
     }

@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod decide;
 pub mod engine;
 pub mod explain;
+pub mod has_privileges;
 pub mod narrow;
 pub mod snapshot;
 pub mod table;

@@ -124,6 +124,10 @@ impl Refusal {
 
 const SCROLLABLE: &[&str] = &["search", "search_template", "msearch", "msearch_template"];
 
+/// APIs Sluice answers itself for the caller (who am I, which privileges do I hold) instead of
+/// forwarding them: the cluster would describe Sluice's service account.
+pub const ANSWERED_BY_SLUICE: &[&str] = &["security.authenticate", "security.authinfo", "security.has_privileges"];
+
 /// Classifies a request from its head. `now_ms` resolves date math in index names.
 pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal> {
     let target = path::split(head.target).map_err(Refusal::bad)?;

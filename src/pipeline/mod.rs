@@ -15,6 +15,7 @@ pub mod capture;
 pub mod headers;
 pub mod inspect;
 pub mod items;
+mod local;
 mod multi;
 mod record;
 pub mod rewrite;
@@ -194,6 +195,10 @@ impl Shared {
             }
             None => {
                 let (mut body, plain) = self.inspect(&mut c, body, encoding.as_deref(), now, ctx).await?;
+                let asked = local::Asked { path: parts.uri.path(), body: &plain, conn, now };
+                if let Some(answer) = self.local(&c, &principal, asked, ctx) {
+                    return answer;
+                }
                 if s.per_item && matches!(c.api, "mget" | "mtermvectors") {
                     let log = items.insert(Default::default());
                     match self.per_doc(&mut c, &plain, &principal, now, log) {

@@ -3,7 +3,7 @@
 saw as one JSON object for tests/clients.rs to check.
 
 elasticsearch-py: `api_key=` (encoded and as an (id, secret) pair), `basic_auth=`, a wrong
-password, a scroll and a point in time opened by one caller and presented by another.
+password, `security.authenticate()` and `security.has_privileges()`, a scroll and a point in time opened by one caller and presented by another.
 opensearch-py: `http_auth=`, search, a denied search, a bulk with denied items."""
 import json
 import sys
@@ -38,6 +38,11 @@ out["key_secret"] = status_of(lambda: by_key.search(index="secret"))
 out["pair_count"] = by_pair.count(index="logs-app")["count"]
 out["alice_search"] = alice.search(index="logs-app")["hits"]["total"]["value"]
 out["wrong_password"] = status_of(lambda: wrong.search(index="logs-app"))
+
+# Who the caller is and what it may do, as Sluice sees it (not the service account).
+out["key_whoami"] = by_key.security.authenticate()["username"]
+held = alice.security.has_privileges(index=[{"names": ["logs-app"], "privileges": ["read", "delete_index"]}])
+out["alice_has"] = held["index"]["logs-app"]
 
 # A scroll belongs to the caller that opened it.
 first = alice.search(index="logs-*", scroll="1m", size=1)
