@@ -380,6 +380,8 @@ async fn who_am_i_and_has_privileges_are_answered_from_sluice_not_the_cluster() 
     assert_eq!(held["username"], "alice");
     assert_eq!(held["cluster"], json!({"monitor": false}));
     assert_eq!(held["index"], json!({"logs-app-1": {"read": true, "write": false}, "logs-*": {"read": false, "write": false}}));
+    let listed = env.as_user("alice", "", "GET", "/_security/user/_privileges", "").await.json();
+    assert_eq!(listed["indices"], json!([{"names": ["logs-app-*"], "privileges": ["read"], "allow_restricted_indices": false}]));
     // Another user's privileges, a missing body, an unknown privilege: Elasticsearch's 400s.
     let other = env.as_user("alice", "", "POST", "/_security/user/bob/_has_privileges", &ask).await;
     assert_eq!((other.status, other.json()["error"]["type"].clone()), (400, json!("illegal_argument_exception")));

@@ -1,6 +1,7 @@
-//! `_security/user/_has_privileges`, answered from the grant table: the cluster would answer
-//! for Sluice's own service account, which is not what the caller asks. Pure: a snapshot, a
-//! principal, the request body and the time in; Elasticsearch's response document out.
+//! `_security/user/_has_privileges` and `_security/user/_privileges`, answered from the grant
+//! table: the cluster would answer for Sluice's own service account, which is not what the
+//! caller asks. Pure: a snapshot, a principal, the request body and the time in;
+//! Elasticsearch's response document out.
 //!
 //! A privilege is held when a live grant of the caller's holds it (implications included) on
 //! the whole of a name: a concrete index, or a pattern taken literally, as `decide` covers a
@@ -84,6 +85,34 @@ pub fn has_privileges(snap: &Snapshot, p: &Principal, body: &Value, now_ms: i64)
         }
     }
     Ok(json!({"username": p.user, "has_all_requested": all, "cluster": cluster, "index": index, "application": application}))
+}
+
+/// What the caller's live grants hold, shaped like Elasticsearch's get-user-privileges
+/// response: cluster privileges, then each grant's index entries (`cluster:pattern` names
+/// under `remote_indices`).
+pub fn user_privileges(snap: &Snapshot, p: &Principal, now_ms: i64) -> Value {
+    let mine: Vec<&Arc<CompiledGrant>> = if snap.loaded { snap.for_principal(p) } else { Vec::new() };
+    let (mut cluster, mut indices, mut remote) = (Vec::new(), Vec::new(), Vec::new());
+    for g in mine.into_iter().filter(|g| g.live(now_ms)) {
+        cluster.extend(g.doc.cluster.iter().cloned());
+        for e in &g.doc.indices {
+            let (far, near): (Vec<&String>, Vec<&String>) = e.names.iter().partition(|n| n.contains(':'));
+            let entry = |names: Vec<&str>| json!({"names": names, "privileges": e.privileges, "allow_restricted_indices": e.allow_restricted_indices});
+            if !near.is_empty() {
+                indices.push(entry(near.iter().map(|n| n.as_str()).collect()));
+            }
+            for n in far {
+                if let Some((clusters, name)) = n.split_once(':') {
+                    let mut r = entry(vec![name]);
+                    r["clusters"] = json!([clusters]);
+                    remote.push(r);
+                }
+            }
+        }
+    }
+    cluster.sort();
+    cluster.dedup();
+    json!({"cluster": cluster, "global": [], "indices": indices, "remote_indices": remote, "applications": [], "run_as": []})
 }
 
 /// Action names and patterns (`indices:data/read/*`, `cluster:monitor/*`): valid to ask about,
@@ -186,6 +215,18 @@ mod tests {
             assert_eq!(got["index"]["a"]["read"], false);
         }
         assert_eq!(ask(&alice(), "carol", json!({})).unwrap()["has_all_requested"], true, "nothing asked, all held");
+    }
+
+    #[test]
+    fn lists_what_live_grants_hold() {
+        let s = alice();
+        let got = user_privileges(&s, &Principal::new("alice", Vec::new(), Scheme::Basic), NOW);
+        assert_eq!(got["cluster"], json!(["monitor"]), "not the expired grant's manage");
+        assert_eq!(got["indices"][0], json!({"names": ["logs-app-*"], "privileges": ["read", "view_index_metadata"], "allow_restricted_indices": false}));
+        assert_eq!(got["indices"].as_array().map(Vec::len), Some(3));
+        assert_eq!(got["remote_indices"], json!([{"names": ["logs-*"], "clusters": ["eu"], "privileges": ["read"], "allow_restricted_indices": false}]));
+        let nobody = user_privileges(&Snapshot::default(), &Principal::new("carol", Vec::new(), Scheme::Basic), NOW);
+        assert_eq!((nobody["cluster"].clone(), nobody["indices"].clone()), (json!([]), json!([])));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Requests Sluice answers itself instead of forwarding: who the caller is
 //! (`_security/_authenticate`, OpenSearch's `authinfo`) and which privileges the caller holds
-//! (`_security/user/_has_privileges`, from the grant table). Forwarded, the cluster would
+//! (`_security/user/_has_privileges` and `_security/user/_privileges`, from the grant table). Forwarded, the cluster would
 //! describe Sluice's own service account. Any authenticated caller may ask, grants or not, as
 //! in Elasticsearch; the audit record's decision is `local`.
 
@@ -34,6 +34,7 @@ impl Shared {
             "security.authenticate" => Ok(whoami::authenticate(p)),
             "security.authinfo" => Ok(whoami::authinfo(p, &asked.conn.peer.to_string())),
             "security.has_privileges" => self.has_privileges(asked.path, p, asked.body, asked.now),
+            "security.get_user_privileges" => Ok(crate::authz::has_privileges::user_privileges(&self.security.authz.snapshot(), p, asked.now)),
             _ => return None,
         };
         ctx.outcome = Outcome::Allowed;
