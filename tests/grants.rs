@@ -382,6 +382,12 @@ async fn who_am_i_and_has_privileges_are_answered_from_sluice_not_the_cluster() 
     assert_eq!(held["index"], json!({"logs-app-1": {"read": true, "write": false}, "logs-*": {"read": false, "write": false}}));
     let listed = env.as_user("alice", "", "GET", "/_security/user/_privileges", "").await.json();
     assert_eq!(listed["indices"], json!([{"names": ["logs-app-*"], "privileges": ["read"], "allow_restricted_indices": false}]));
+    // Kibana's feature privileges come from the grants' `applications`.
+    let kib = json!({"subject": {"user": "alice"}, "applications": [{"application": "kibana-.kibana", "privileges": ["login:", "ui:*"], "resources": ["space:default"]}], "expires_at": "2026-11-23T11:00:00Z"});
+    assert_eq!(env.admin("PUT", "/_sluice/grants/kibana", &kib).await.status, 200);
+    let app = json!({"application": [{"application": "kibana-.kibana", "resources": ["space:default"], "privileges": ["login:", "ui:8.15.0:discover/show", "api:8.15.0:fleet"]}]}).to_string();
+    let app = env.as_user("alice", "", "POST", "/_security/user/_has_privileges", &app).await.json();
+    assert_eq!(app["application"]["kibana-.kibana"]["space:default"], json!({"login:": true, "ui:8.15.0:discover/show": true, "api:8.15.0:fleet": false}));
     // Another user's privileges, a missing body, an unknown privilege: Elasticsearch's 400s.
     let other = env.as_user("alice", "", "POST", "/_security/user/bob/_has_privileges", &ask).await;
     assert_eq!((other.status, other.json()["error"]["type"].clone()), (400, json!("illegal_argument_exception")));

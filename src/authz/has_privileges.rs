@@ -7,14 +7,16 @@
 //! the whole of a name: a concrete index, or a pattern taken literally, as `decide` covers a
 //! write. Restricted indices count only when named outright or when the request sets
 //! `allow_restricted_indices` on a pattern that may reach them, as in Elasticsearch. Sluice
-//! grants no application privileges and no privileges by action name: those are false.
+//! grants no index or cluster privileges by action name: those are false. Application privileges
+//! (Kibana's features) are held as grants' `applications` entries say, each granted string a
+//! `*` pattern over the names asked about.
 
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use super::snapshot::{CompiledGrant, Snapshot};
-use super::{decide::index_covered, is_restricted, may_touch_restricted};
+use super::{decide::index_covered, glob_match, is_restricted, may_touch_restricted};
 use crate::authn::Principal;
 use crate::privilege::{ClusterPriv, IndexPriv};
 
@@ -77,8 +79,8 @@ pub fn has_privileges(snap: &Snapshot, p: &Principal, body: &Value, now_ms: i64)
         let privileges = strings(entry.get("privileges"), "application[].privileges")?;
         let slot = application.entry(app.to_string()).or_insert_with(|| Value::Object(Map::new()));
         for resource in strings(entry.get("resources"), "application[].resources")? {
-            let held: Map<String, Value> = privileges.iter().map(|p| ((*p).to_string(), Value::Bool(false))).collect();
-            all &= held.is_empty();
+            let held: Map<String, Value> = privileges.iter().map(|p| ((*p).to_string(), Value::Bool(application_held(&live, app, resource, p)))).collect();
+            all &= held.values().all(|v| v == &Value::Bool(true));
             if let Value::Object(m) = slot {
                 m.insert(resource.to_string(), Value::Object(held));
             }
@@ -92,8 +94,9 @@ pub fn has_privileges(snap: &Snapshot, p: &Principal, body: &Value, now_ms: i64)
 /// under `remote_indices`).
 pub fn user_privileges(snap: &Snapshot, p: &Principal, now_ms: i64) -> Value {
     let mine: Vec<&Arc<CompiledGrant>> = if snap.loaded { snap.for_principal(p) } else { Vec::new() };
+    let live: Vec<&Arc<CompiledGrant>> = mine.into_iter().filter(|g| g.live(now_ms)).collect();
     let (mut cluster, mut indices, mut remote) = (Vec::new(), Vec::new(), Vec::new());
-    for g in mine.into_iter().filter(|g| g.live(now_ms)) {
+    for g in &live {
         cluster.extend(g.doc.cluster.iter().cloned());
         for e in &g.doc.indices {
             let (far, near): (Vec<&String>, Vec<&String>) = e.names.iter().partition(|n| n.contains(':'));
@@ -112,7 +115,16 @@ pub fn user_privileges(snap: &Snapshot, p: &Principal, now_ms: i64) -> Value {
     }
     cluster.sort();
     cluster.dedup();
-    json!({"cluster": cluster, "global": [], "indices": indices, "remote_indices": remote, "applications": [], "run_as": []})
+    let applications: Vec<&super::table::ApplicationsDoc> = live.iter().flat_map(|g| &g.doc.applications).collect();
+    json!({"cluster": cluster, "global": [], "indices": indices, "remote_indices": remote, "applications": applications, "run_as": []})
+}
+
+/// Whether a live grant's application entry covers `privilege` on `resource` of `app`: each
+/// granted string is a `*` pattern over the asked one (so `*` holds every privilege or action).
+fn application_held(live: &[&Arc<CompiledGrant>], app: &str, resource: &str, privilege: &str) -> bool {
+    live.iter().flat_map(|g| &g.doc.applications).any(|e| {
+        glob_match(&e.application, app) && e.resources.iter().any(|r| glob_match(r, resource)) && e.privileges.iter().any(|p| glob_match(p, privilege))
+    })
 }
 
 /// Action names and patterns (`indices:data/read/*`, `cluster:monitor/*`): valid to ask about,
@@ -156,6 +168,7 @@ mod tests {
                          {"names": ["metrics-*"], "privileges": ["write"]},
                          {"names": [".security*"], "privileges": ["read"], "allow_restricted_indices": true},
                          {"names": ["eu:logs-*"], "privileges": ["read"]}],
+             "applications": [{"application": "kibana-.kibana", "privileges": ["login:", "ui:*:discover/*"], "resources": ["space:default"]}],
              "expires_at": "2030-01-01T00:00:00Z"},
             {"id": "old", "subject": {"user": "alice"}, "cluster": ["manage"],
              "indices": [{"names": ["*"], "privileges": ["all"]}], "expires_at": "2020-01-01T00:00:00Z"},
@@ -190,6 +203,13 @@ mod tests {
         assert_eq!(got["index"]["eu:logs-a"]["read"], true);
         assert_eq!(got["index"]["us:logs-a"]["read"], false);
         assert_eq!(got["application"], json!({"kibana-.kibana": {"*": {"all": false}}}));
+        let kibana = ask(&s, "alice", json!({"application": [{"application": "kibana-.kibana", "resources": ["space:default", "space:ops"],
+            "privileges": ["login:", "ui:8.15.0:discover/show", "ui:8.15.0:dashboard/show"]}]})).unwrap();
+        assert_eq!(kibana["application"]["kibana-.kibana"]["space:default"], json!({"login:": true, "ui:8.15.0:discover/show": true, "ui:8.15.0:dashboard/show": false}));
+        assert_eq!(kibana["application"]["kibana-.kibana"]["space:ops"]["login:"], false);
+        assert_eq!(kibana["has_all_requested"], false);
+        let login = ask(&s, "alice", json!({"application": [{"application": "kibana-.kibana", "resources": ["space:default"], "privileges": ["login:"]}]})).unwrap();
+        assert_eq!(login["has_all_requested"], true);
     }
 
     #[test]
@@ -225,6 +245,7 @@ mod tests {
         assert_eq!(got["indices"][0], json!({"names": ["logs-app-*"], "privileges": ["read", "view_index_metadata"], "allow_restricted_indices": false}));
         assert_eq!(got["indices"].as_array().map(Vec::len), Some(3));
         assert_eq!(got["remote_indices"], json!([{"names": ["logs-*"], "clusters": ["eu"], "privileges": ["read"], "allow_restricted_indices": false}]));
+        assert_eq!(got["applications"][0]["application"], "kibana-.kibana");
         let nobody = user_privileges(&Snapshot::default(), &Principal::new("carol", Vec::new(), Scheme::Basic), NOW);
         assert_eq!((nobody["cluster"].clone(), nobody["indices"].clone()), (json!([]), json!([])));
     }

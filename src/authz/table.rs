@@ -46,6 +46,17 @@ pub struct IndicesDoc {
     pub allow_restricted_indices: bool,
 }
 
+/// Application privileges, as in Elasticsearch role descriptors. Sluice forwards nothing by
+/// them; it answers `_has_privileges` with them (Kibana asks for its feature privileges
+/// there). Each string is a pattern (`*` wildcards) over the names asked about.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationsDoc {
+    pub application: String,
+    pub privileges: Vec<String>,
+    pub resources: Vec<String>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct GrantDoc {
@@ -55,6 +66,8 @@ pub struct GrantDoc {
     pub cluster: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indices: Vec<IndicesDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<ApplicationsDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<String>,
     pub expires_at: String,
@@ -111,6 +124,13 @@ pub fn validate_grant(doc: &GrantDoc, at: &str, errors: &mut Vec<String>) -> Opt
             }
         }
         indices.push((ix.names.clone(), privs, ix.allow_restricted_indices));
+    }
+    for (j, app) in doc.applications.iter().enumerate() {
+        for (field, values) in [("application", std::slice::from_ref(&app.application)), ("privileges", &app.privileges[..]), ("resources", &app.resources[..])] {
+            if values.is_empty() || values.iter().any(String::is_empty) {
+                errors.push(format!("{at}.applications[{j}]: {field} is empty"));
+            }
+        }
     }
     let expires_ms = parse_rfc3339(&doc.expires_at);
     if expires_ms.is_none() {
@@ -215,6 +235,8 @@ mod tests {
     fn valid_and_invalid_tables() {
         let ok = parse_table(&json!({"version": 1, "grants": [grant(json!({}))]})).unwrap();
         assert_eq!(ok.1[0].indices[0].1, vec![IndexPriv::Read]);
+        let kibana = json!({"applications": [{"application": "kibana-.kibana", "privileges": ["*"], "resources": ["space:default"]}]});
+        assert_eq!(parse_table(&json!({"version": 1, "grants": [grant(kibana)]})).unwrap().1[0].doc.applications[0].resources, ["space:default"]);
         let cases: &[(serde_json::Value, &str)] = &[
             (grant(json!({"expires_at": "tomorrow"})), "expires_at"),
             (grant(json!({"not_before": "2026-11-23T13:00:00Z"})), "not_before must be before"),
@@ -224,6 +246,10 @@ mod tests {
             (grant(json!({"indices": [{"names": [], "privileges": ["read"]}]})), "names is empty"),
             (grant(json!({"subject": {"user": ""}})), "subject user is empty"),
             (grant(json!({"id": ""})), "id must be"),
+            (grant(json!({"applications": [{"application": "kibana-.kibana", "privileges": [], "resources": ["*"]}]})), "applications[0]: privileges is empty"),
+            (grant(json!({"applications": [{"application": "", "privileges": ["*"], "resources": ["*"]}]})), "applications[0]: application is empty"),
+            (grant(json!({"applications": [{"application": "k", "privileges": ["*"], "resources": [""]}]})), "applications[0]: resources is empty"),
+            (grant(json!({"applications": [{"application": "k", "privileges": ["*"]}]})), "invalid grant table"),
         ];
         for (g, want) in cases {
             let errs = parse_table(&json!({"version": 1, "grants": [g]})).unwrap_err();
