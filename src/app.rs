@@ -65,7 +65,7 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
     let store = Arc::new(Store::new(config.state_file.clone()));
     let state = store.load().map_err(StartError::State)?;
     let api_keys = Arc::new(ApiKeyStore::from_keys(state.api_keys));
-    let authz = Arc::new(Authorizer::new(config.authz.mode, config.authz.decision_cache_size));
+    let authz = Arc::new(Authorizer::new(config.authz.mode, config.authz.decision_cache_size).sealing(config.authz.continuation_secret.as_deref()));
     if let Some(table) = &state.grants {
         let (doc, grants) = crate::authz::table::parse_table(table).map_err(|e| StartError::State(format!("the grant table in the state file is invalid: {}", e.join("; "))))?;
         authz.install(doc.version, &grants).map_err(StartError::State)?;

@@ -199,6 +199,11 @@ fn query_languages() {
         ("POST", "/_sql", Some(r#"{"query":"DESCRIBE logs"}"#), &["logs:view_index_metadata"]),
         ("POST", "/_sql", Some(r#"{"query":"SHOW TABLES"}"#), &["*:view_index_metadata"]),
         ("POST", "/_sql", Some(r#"{"cursor":"abc"}"#), &[]),
+        // A point in time names the indices (it was opened on them): no implicit `_all` to
+        // narrow into the path, which Elasticsearch would refuse; only at the top level.
+        ("POST", "/_search", Some(r#"{"pit":{"id":"P1"},"query":{"match_all":{}}}"#), &[]),
+        ("POST", "/_search", Some(r#"{"query":{"bool":{"filter":{"term":{"pit":{"id":"x"}}}}}}"#), &["*:read"]),
+        ("POST", "/logs/_search", Some(r#"{"pit":{"id":"P1"}}"#), &["logs:read"]),
         ("POST", "/_sql/translate", Some(r#"{"query":"SELECT a FROM logs"}"#), &["logs:read"]),
         ("POST", "/_plugins/_sql", Some(r#"{"query":"SELECT * FROM a JOIN b ON a.x = b.x"}"#), &["a:read", "b:read"]),
         ("POST", "/_plugins/_ppl", Some(r#"{"query":"source=logs-*, metrics | where a > 1"}"#), &["logs-*:read", "metrics:read"]),

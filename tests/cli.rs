@@ -50,10 +50,13 @@ hs256_secret_env = "SLUICE_TEST_UNSET_SECRET"
 leeway = "11m"
 [admin]
 address = "127.0.0.1:9221"
+[authz]
+continuation_secret_file = "short.txt"
 [mystery]
 x = 1
 "#,
     );
+    write(&dir, "short.txt", "too short");
     let out = Command::new(BIN).args(["check-config", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -69,6 +72,7 @@ x = 1
         "`listen.idle_timeout`: `876001h` is too long",
         "`inspect.max_line`: size `1048577GiB` is too large",
         "`authn.jwt.leeway` is clock skew and must be small",
+        "`authz.continuation_secret_*`: the secret must be at least 32 bytes",
     ] {
         assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
     }

@@ -415,3 +415,63 @@ async fn who_am_i_and_has_privileges_are_answered_from_sluice_not_the_cluster() 
     assert!(env.node.received().iter().all(|r| !r.target.contains("_security")), "{:?}", env.node.received().iter().map(|r| &r.target).collect::<Vec<_>>());
     assert_eq!(call(env.sluice.addr, "GET", "/_security/_authenticate", &[], "").await.status, 401);
 }
+
+#[tokio::test]
+async fn sealed_continuation_ids_hold_across_instances_and_restarts() {
+    const SECRET: &str = "a shared secret of at least 32 bytes, for every instance";
+    let node = FakeNode::start().await;
+    let clock = ManualClock::at_ms(t0());
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let start = |i: usize, secret: &str| {
+        Env::builder(&node, &dirs[i], &clock, "[authz]\ncontinuation_secret_env = \"T_SEAL\"").env("T_SEAL", secret).start()
+    };
+    let (a, b) = (start(0, SECRET).await, start(1, SECRET).await);
+    let other = start(2, "another secret, also at least 32 bytes long").await;
+    let table = json!({"version": 1, "grants": [
+        grant("g-a", json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T11:00:00Z"),
+        grant("g-b", json!({"user": "bob"}), &["logs-*"], &["read"], "2026-11-23T11:00:00Z")]});
+    for s in [&a, &b, &other] {
+        let got = call(s.admin, "PUT", "/_sluice/grants", &[("authorization", &format!("Bearer {TOKEN}"))], &table.to_string()).await;
+        assert_eq!(got.status, 200, "{}", got.text());
+    }
+    let as_user = |u: &'static str| [("x-user", u), ("content-type", "application/json")];
+    // Alice opens a scroll through one instance: she is handed a sealed id, not the node's.
+    let first = call(a.addr, "GET", "/logs-app-1/_search?scroll=1m", &as_user("alice"), "").await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let sealed = first.json()["_scroll_id"].as_str().unwrap().to_string();
+    assert!(sealed.starts_with("sl1."), "{sealed}");
+    // She continues through another instance; the node sees its own id, in the body and in the path.
+    let body = json!({"scroll": "1m", "scroll_id": sealed}).to_string();
+    let next = call(b.addr, "POST", "/_search/scroll", &as_user("alice"), &body).await;
+    assert_eq!(next.status, 200, "{}", next.text());
+    let seen = node.last();
+    let sent: Value = serde_json::from_slice(&seen.body).unwrap();
+    assert!(sent["scroll_id"].as_str().unwrap().starts_with("scroll-"), "{sent}");
+    assert_eq!(seen.headers["content-length"], seen.body.len().to_string());
+    assert!(next.json()["_scroll_id"].as_str().unwrap().starts_with("sl1."), "the next page's id is sealed too");
+    let by_path = call(b.addr, "GET", &format!("/_search/scroll/{sealed}?scroll=1m"), &as_user("alice"), "").await;
+    assert_eq!(by_path.status, 200, "{}", by_path.text());
+    assert!(node.last().target.starts_with("/_search/scroll/scroll-"), "{}", node.last().target);
+    // Not for Bob, not through an instance with another secret, not the node's raw id.
+    let forwarded = node.count();
+    assert_403(&call(b.addr, "POST", "/_search/scroll", &as_user("bob"), &body).await, "belongs to another user");
+    assert_403(&call(other.addr, "POST", "/_search/scroll", &as_user("alice"), &body).await, "did not seal");
+    let raw = json!({"scroll_id": sent["scroll_id"]}).to_string();
+    assert_403(&call(b.addr, "POST", "/_search/scroll", &as_user("alice"), &raw).await, "not an id handed out by Sluice");
+    assert_eq!(node.count(), forwarded, "refused continuations never reach the node");
+    // A point in time opened through one instance and searched through another, after a restart.
+    let pit = call(a.addr, "POST", "/logs-app-1/_pit?keep_alive=1m", &as_user("alice"), "").await.json();
+    let pit_id = pit["id"].as_str().unwrap().to_string();
+    assert!(pit_id.starts_with("sl1."), "{pit}");
+    b.stop().await;
+    let b = start(1, SECRET).await;
+    let search = json!({"size": 1, "pit": {"id": pit_id, "keep_alive": "1m"}}).to_string();
+    let got = call(b.addr, "POST", "/_search", &as_user("alice"), &search).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let sent: Value = serde_json::from_slice(&node.last().body).unwrap();
+    assert!(sent["pit"]["id"].as_str().unwrap().starts_with("pit-"), "{sent}");
+    assert_eq!(node.last().target, "/_search", "a search over a point in time names no index and is not narrowed");
+    // The id dies with the grant that allowed it.
+    clock.advance_ms(3_600_000);
+    assert_403(&call(b.addr, "POST", "/_search", &as_user("alice"), &search).await, "unauthorized for user [alice]");
+}

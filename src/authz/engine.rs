@@ -71,6 +71,9 @@ pub struct Authorizer {
     /// Two independent keyed hashes: the slot key and a check (128 bits against collisions).
     keys: (ahash::RandomState, ahash::RandomState),
     pub bindings: Bindings,
+    /// Set when continuation ids are sealed (`authz.continuation_secret_*`): their bindings
+    /// travel in the ids, and `bindings` stays empty.
+    pub sealer: Option<super::seal::Sealer>,
     pub mode: Mode,
     pub counters: AuthzCounters,
     changes: Mutex<()>,
@@ -84,6 +87,7 @@ impl Authorizer {
             cache: DecisionCache::new(cache_size),
             keys: Default::default(),
             bindings: Bindings::new(1_000_000, Duration::from_secs(24 * 3600)),
+            sealer: None,
             mode,
             counters: AuthzCounters::default(),
             changes: Mutex::new(()),
@@ -191,9 +195,27 @@ impl Authorizer {
         d
     }
 
+    /// Seals the continuation ids this authorizer hands out with `secret`.
+    pub fn sealing(mut self, secret: Option<&[u8]>) -> Self {
+        self.sealer = secret.map(super::seal::Sealer::new);
+        self
+    }
+
     /// A continuation id must be bound to this principal, by grants still live.
     fn check_continuations(&self, snap: &Snapshot, p: &Principal, c: &Classification, now_ms: i64) -> Result<(), String> {
         let me = owner(p);
+        if let Some(sealer) = &self.sealer {
+            for u in &c.uses {
+                let b = sealer.open(&u.id, now_ms).map_err(|why| format!("action [{}] is unauthorized for user [{}]: the {:?} id is {why}", c.api, p.user, u.kind))?;
+                if b.owner != me {
+                    return Err(format!("action [{}] is unauthorized for user [{}]: the {:?} id belongs to another user", c.api, p.user, u.kind));
+                }
+                if !b.grants.iter().any(|g| snap.by_id(g).is_some_and(|g| g.live(now_ms))) {
+                    return Err(format!("action [{}] is unauthorized for user [{}]: the grant that allowed this {:?} has ended", c.api, p.user, u.kind));
+                }
+            }
+            return Ok(());
+        }
         for u in &c.uses {
             let Some(b) = self.bindings.get(&u.id) else {
                 return Err(format!("action [{}] is unauthorized for user [{}]: the {:?} id was not created through Sluice by this user", c.api, p.user, u.kind));

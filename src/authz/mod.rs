@@ -9,6 +9,7 @@ pub mod engine;
 pub mod explain;
 pub mod has_privileges;
 pub mod narrow;
+pub mod seal;
 pub mod snapshot;
 pub mod table;
 

@@ -91,6 +91,12 @@ fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), 
             }
             walk_dsl(c, &h.value, &At::Root(&h.at), now_ms)?;
         }
+        // A search over a point in time reads the indices the point in time was opened on
+        // (its binding says whose and by which grants), and Elasticsearch refuses one that also
+        // names indices: a missing index is not `_all` here, and nothing is narrowed into the path.
+        if hits.iter().any(|h| h.top && h.key == "pit" && h.value.get("id").is_some_and(Value::is_string)) {
+            c.targets.retain(|t| t.source != "implicit:_all");
+        }
     }
     Ok(())
 }

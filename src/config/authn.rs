@@ -21,7 +21,7 @@ pub struct ServiceAuth {
 }
 
 /// Reads a secret named by `<prefix>_env` or `<prefix>_file` (exactly one may be set).
-fn secret(r: &mut Reader, prefix: &str, env: &[(String, String)], files: &Resolver) -> Option<String> {
+pub(super) fn secret(r: &mut Reader, prefix: &str, env: &[(String, String)], files: &Resolver) -> Option<String> {
     let e = r.str(&format!("{prefix}_env"));
     let f = r.str(&format!("{prefix}_file"));
     match (e, f) {

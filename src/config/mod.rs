@@ -46,6 +46,9 @@ pub struct AuthzSettings {
     pub decision_cache_size: u64,
     /// `authz.multi_target`: `per_item` (default) or `reject`.
     pub per_item: bool,
+    /// `authz.continuation_secret_env`/`_file`: seal continuation ids with this secret, so
+    /// that every instance holding it honours them (see `authz::seal`).
+    pub continuation_secret: Option<Vec<u8>>,
 }
 
 /// Overrides given on the command line; they win over the environment and the file.

@@ -246,7 +246,7 @@ fn audit(r: &mut Reader, files: &Resolver) -> Option<crate::audit::SinkSettings>
     Some(SinkSettings { output, queue: queue.max(1) as usize, on_full })
 }
 
-fn authz(r: &mut Reader) -> super::AuthzSettings {
+fn authz(r: &mut Reader, env: &[(String, String)], files: &Resolver) -> super::AuthzSettings {
     let mode = match r.str_or("authz.mode", "enforce").as_str() {
         "enforce" => crate::authz::Mode::Enforce,
         "shadow" => crate::authz::Mode::Shadow,
@@ -267,7 +267,12 @@ fn authz(r: &mut Reader) -> super::AuthzSettings {
             true
         }
     };
-    super::AuthzSettings { mode, decision_cache_size: cache.max(0) as u64, per_item }
+    let secret = super::authn::secret(r, "authz.continuation_secret", env, files);
+    if secret.as_ref().is_some_and(|s| s.len() < 32) {
+        r.errors.push("`authz.continuation_secret_*`: the secret must be at least 32 bytes".into());
+    }
+    let continuation_secret = secret.filter(|s| s.len() >= 32).map(String::into_bytes);
+    super::AuthzSettings { mode, decision_cache_size: cache.max(0) as u64, per_item, continuation_secret }
 }
 
 pub fn validate(root: &Value, files: &Resolver, env: &[(String, String)], errors: &mut Vec<String>) -> Option<Config> {
@@ -276,7 +281,7 @@ pub fn validate(root: &Value, files: &Resolver, env: &[(String, String)], errors
     let service = super::authn::service_auth(&mut r, env, files);
     let admin_token = super::authn::admin_token(&mut r, env, files);
     let state_file = r.str("grants.state_file").map(|p| files.path(&p));
-    let authz = authz(&mut r);
+    let authz = authz(&mut r, env, files);
     let audit = audit(&mut r, files);
     let audit_body_hash = r.bool("audit.body_hash", false);
     let listen = listen(&mut r, files);

@@ -87,6 +87,8 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("audit.body_hash", Kind::Bool),
     ("authz.decision_cache_size", Kind::Int),
     ("authz.multi_target", Kind::Str),
+    ("authz.continuation_secret_env", Kind::Str),
+    ("authz.continuation_secret_file", Kind::Str),
     ("admin.address", Kind::Str),
     ("admin.token_env", Kind::Str),
     ("admin.token_file", Kind::Str),

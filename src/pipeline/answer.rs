@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use super::inspect::Verdict;
 use super::record::Ctx;
 use super::respond::Failure;
-use super::{capture, header_str, items, rewrite, Shared};
+use super::{capture, header_str, items, rewrite, sealing, Shared};
 use crate::authn::Principal;
 use crate::body::ResBody;
 use crate::classify::routes::BodyKind;
@@ -29,6 +29,8 @@ pub(super) struct Shaping {
     pub binds: bool,
     pub decision: Arc<crate::authz::Decision>,
     pub principal: Arc<Principal>,
+    /// The request's time (sealed ids expire from it).
+    pub now: i64,
 }
 
 impl Shared {
@@ -64,8 +66,16 @@ impl Shared {
             }
         }
         if s.binds && parts.status.is_success() {
-            let grants = self.binding_grants(&s.decision, c);
-            let body = capture::Capture::new(body, self.security.authz.clone(), s.principal, grants);
+            let grants = self.binding_grants(&s.decision, c, s.now);
+            let authz = self.security.authz.clone();
+            if authz.sealer.is_some() {
+                // The ids change length: the response is sent without its Content-Length.
+                parts.headers.remove(header::CONTENT_LENGTH);
+                let owner = crate::authz::bindings::owner(&s.principal);
+                let body = sealing::Seal::new(body, authz, owner, grants, s.now);
+                return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
+            }
+            let body = capture::Capture::new(body, authz, s.principal, grants);
             return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
         }
         Ok(Response::from_parts(parts, body))

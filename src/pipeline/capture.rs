@@ -38,26 +38,53 @@ impl Capture {
 
 /// The string values of the continuation keys in a (possibly truncated) JSON document.
 pub fn ids(doc: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(doc);
-    let mut out = Vec::new();
-    for key in KEYS {
-        let Some(at) = text.find(key) else { continue };
-        // `id` counts only as the leading top-level field (point in time, async ids), never
-        // as a field of a document further down.
-        if *key == "\"id\"" && !(at < 64 && text[..at].trim_end().ends_with('{')) {
-            continue;
-        }
-        let rest = text[at + key.len()..].trim_start();
-        let Some(rest) = rest.strip_prefix(':') else { continue };
-        let Some(rest) = rest.trim_start().strip_prefix('"') else { continue };
-        if let Some(end) = rest.find('"') {
-            let id = &rest[..end];
-            if !id.is_empty() && !out.iter().any(|o| o == id) {
+    let mut out: Vec<String> = Vec::new();
+    for (start, end) in id_spans(doc) {
+        if let Ok(id) = std::str::from_utf8(&doc[start..end]) {
+            if !out.iter().any(|o| o == id) {
                 out.push(id.to_string());
             }
         }
     }
     out
+}
+
+/// Where the values of the continuation keys sit in `doc` (byte ranges, in order, non-empty):
+/// for each key its first occurrence as a key with a string value; `id` only as the first key
+/// of the top-level object (point in time, async ids), never a field of a document.
+pub fn id_spans(doc: &[u8]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for key in KEYS {
+        for at in memchr::memmem::find_iter(doc, key.as_bytes()) {
+            if *key == "\"id\"" && doc[..at].trim_ascii() != b"{" {
+                break;
+            }
+            if let Some(span) = string_value(doc, at + key.len()) {
+                out.push(span);
+                break;
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup_by(|b, a| b.0 < a.1);
+    out
+}
+
+/// The span of a non-empty string value after a key ending at `i` (`: "…"`).
+fn string_value(doc: &[u8], mut i: usize) -> Option<(usize, usize)> {
+    let skip = |i: &mut usize| {
+        while doc.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    };
+    skip(&mut i);
+    (doc.get(i) == Some(&b':')).then_some(())?;
+    i += 1;
+    skip(&mut i);
+    (doc.get(i) == Some(&b'"')).then_some(())?;
+    let start = i + 1;
+    let len = memchr::memchr(b'"', doc.get(start..)?).filter(|n| *n > 0)?;
+    Some((start, start + len))
 }
 
 impl Body for Capture {
@@ -102,5 +129,13 @@ mod tests {
         assert_eq!(ids(br#"{"id" : "pit1"}"#), vec!["pit1"]);
         assert_eq!(ids(br#"{"pit_id":"p2","hits":{}}"#), vec!["p2"]);
         assert!(ids(br#"{"took":1}"#).is_empty());
+        assert!(ids(br#"{"took":1,"hits":{"hits":[{"id":"doc"}]}}"#).is_empty(), "a document's id is not a continuation");
+        assert!(ids(br#"{"_scroll_id":""}"#).is_empty());
+        let sql = br#"{"columns":[{"name":"cursor","type":"keyword"}],"rows":[["a"]],"cursor":"c1"}"#;
+        assert_eq!(ids(sql), vec!["c1"], "a value spelled like a key is passed over");
+        assert_eq!(ids(br#" { "id":"async1","is_running":true}"#), vec!["async1"]);
+        let doc = br#"{"pit_id" : "p2", "_scroll_id":"s1","cursor":"c"}"#;
+        let spans: Vec<&[u8]> = id_spans(doc).into_iter().map(|(a, b)| &doc[a..b]).collect();
+        assert_eq!(spans, [&b"p2"[..], b"s1", b"c"]);
     }
 }

@@ -19,6 +19,7 @@ mod local;
 mod multi;
 mod record;
 pub mod rewrite;
+pub mod sealing;
 
 pub use record::Observe;
 use multi::DocsOutcome;
@@ -213,7 +214,11 @@ impl Shared {
                         None => {}
                     }
                 }
-                (body, decide_now(self, &c, &mut parts, ctx)?)
+                let decision = decide_now(self, &c, &mut parts, ctx)?;
+                if let (Some(sealer), false) = (&self.security.authz.sealer, c.uses.is_empty()) {
+                    body = sealing::unseal(sealer, &c, &mut parts, body, &plain, now);
+                }
+                (body, decision)
             }
         };
         let binds = c.creates.is_some() || !c.uses.is_empty();
@@ -238,7 +243,7 @@ impl Shared {
                 if items.is_none() && !binds {
                     return Ok(Response::from_parts(parts, body));
                 }
-                let shaping = answer::Shaping { per_item, items, binds, decision, principal };
+                let shaping = answer::Shaping { per_item, items, binds, decision, principal, now };
                 self.shape(parts, body, shaping, &c, ctx)
             }
             Err(e) => Err(answer::failure(e, verdict, exceeded, s.max_body_size)),
@@ -289,11 +294,15 @@ impl Shared {
 
     /// The grants a new continuation id is bound to: those that allowed the request, or, for a
     /// request continuing one, those its id was bound to.
-    fn binding_grants(&self, d: &crate::authz::Decision, c: &Classification) -> Vec<String> {
+    fn binding_grants(&self, d: &crate::authz::Decision, c: &Classification, now: i64) -> Vec<String> {
         if !d.grants.is_empty() {
             return d.grants.clone();
         }
-        c.uses.iter().filter_map(|u| self.security.authz.bindings.get(&u.id)).flat_map(|b| b.grants.clone()).collect()
+        let authz = &self.security.authz;
+        match &authz.sealer {
+            Some(sealer) => c.uses.iter().filter_map(|u| sealer.open(&u.id, now).ok()).flat_map(|b| b.grants).collect(),
+            None => c.uses.iter().filter_map(|u| authz.bindings.get(&u.id)).flat_map(|b| b.grants.clone()).collect(),
+        }
     }
 
     /// Phase 2: who is calling.
