@@ -181,6 +181,10 @@ fn ndjson_items() {
         ("POST", "/_bulk?index=q", Some("{\"delete\":{\"_id\":\"1\"}}\n"), &["q:delete"]),
         ("POST", "/dflt/_msearch", Some(msearch), &["a:read", "dflt:read", "lk:read"]),
         ("POST", "/_msearch", Some(msearch), &["a:read", "*:read", "lk:read"]),
+        // A search over a point in time with no index of its own names nothing in its header.
+        ("POST", "/_msearch", Some("{}\n{\"pit\":{\"id\":\"P\"}}\n{\"index\":\"b\"}\n{\"pit\":{\"id\":\"Q\"}}\n"), &["b:read"]),
+        ("POST", "/_msearch", Some("{}\n{\"query\":{\"term\":{\"pit\":{\"id\":\"x\"}}}}\n"), &["*:read"]),
+        ("POST", "/dflt/_msearch", Some("{}\n{\"pit\":{\"id\":\"P\"}}\n"), &["dflt:read"]),
         ("POST", "/_msearch", Some("{\"index\":\"a\"}\n"), &["refused"]),
         ("POST", "/_msearch/template", Some("{\"index\":\"a\"}\n{\"id\":\"stored\"}\n"), &["refused"]),
         ("POST", "/_msearch/template", Some("{\"index\":\"a\"}\n{\"source\":{\"query\":{\"match_all\":{}}}}\n"), &["a:read"]),

@@ -320,6 +320,17 @@ async fn continuation_ids_are_bound_to_their_creator_and_grant() {
     let pit_id = pit["id"].as_str().unwrap();
     let search = json!({"pit": {"id": pit_id}}).to_string();
     assert_403(&env.as_user("bob", "", "POST", "/_search", &search).await, "another user");
+    // Its owner searches it with no index named, alone or in an msearch: nothing is narrowed
+    // into the path or the header (Elasticsearch refuses indices beside a point in time).
+    let got = env.as_user("alice", "", "POST", "/_search", &search).await;
+    assert_eq!((got.status, env.node.last().target), (200, "/_search".to_string()), "{}", got.text());
+    let msearch = format!("{{}}\n{search}\n");
+    let got = env.as_user("alice", "", "POST", "/_msearch", &msearch).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(String::from_utf8(env.node.last().body).unwrap(), msearch);
+    assert_eq!(got.json()["responses"][0]["status"], 200);
+    let got = env.as_user("bob", "", "POST", "/_msearch", &msearch).await;
+    assert_eq!(got.json()["responses"][0]["status"], 403, "another user's point in time, in an msearch");
     // They die with the grant that allowed them.
     env.admin("DELETE", "/_sluice/grants/ga", &Value::Null).await;
     assert_403(&env.as_user("alice", "", "POST", "/_search/scroll", &body).await, "has ended");
@@ -471,6 +482,11 @@ async fn sealed_continuation_ids_hold_across_instances_and_restarts() {
     let sent: Value = serde_json::from_slice(&node.last().body).unwrap();
     assert!(sent["pit"]["id"].as_str().unwrap().starts_with("pit-"), "{sent}");
     assert_eq!(node.last().target, "/_search", "a search over a point in time names no index and is not narrowed");
+    let msearch = format!("{{}}\n{search}\n");
+    let got = call(b.addr, "POST", "/_msearch", &[("x-user", "alice"), ("content-type", "application/x-ndjson")], &msearch).await;
+    assert_eq!(got.json()["responses"][0]["status"], 200, "{}", got.text());
+    let sent = String::from_utf8(node.last().body).unwrap();
+    assert!(sent.starts_with("{}\n{") && sent.contains("\"pit-") && !sent.contains("sl1."), "{sent}");
     // The id dies with the grant that allowed it.
     clock.advance_ms(3_600_000);
     assert_403(&call(b.addr, "POST", "/_search", &as_user("alice"), &search).await, "unauthorized for user [alice]");

@@ -169,8 +169,10 @@ pub fn bulk_action(line: &[u8], default: Option<&str>, now_ms: i64) -> Result<Bu
     Ok(BulkAction { op, index, id })
 }
 
-/// Parses an msearch header line into the names it searches (the default, or everything).
-pub fn msearch_header(line: &[u8], default: Option<&str>, now_ms: i64) -> Result<Vec<IndexName>, Refusal> {
+/// Parses an msearch header line into the names it searches (the default, or everything), and
+/// whether it named none at all (no `index` and no default: everything, unless the search is
+/// over a point in time, which names its own indices).
+pub fn msearch_header(line: &[u8], default: Option<&str>, now_ms: i64) -> Result<(Vec<IndexName>, bool), Refusal> {
     let v: Value = if is_blank(line) {
         Value::Object(Default::default())
     } else {
@@ -186,7 +188,9 @@ pub fn msearch_header(line: &[u8], default: Option<&str>, now_ms: i64) -> Result
         Some(_) => return Err(Refusal::parse("[index] must be a string or a list of strings")),
         None => default.unwrap_or("").to_string(),
     };
-    super::expr::parse(&expr, Arity::Many, now_ms).map_err(|e| Refusal::bad(format!("invalid msearch index expression: {e}")))
+    let implicit = default.is_none() && m.get("index").or_else(|| m.get("indices")).is_none();
+    let names = super::expr::parse(&expr, Arity::Many, now_ms).map_err(|e| Refusal::bad(format!("invalid msearch index expression: {e}")))?;
+    Ok((names, implicit))
 }
 
 /// Whole-body bulk classification (when the whole body is at hand): every item's target.
@@ -214,17 +218,23 @@ pub fn classify_msearch(c: &mut Classification, body: &[u8], kind: BodyKind, now
         return Err(Refusal::parse("an msearch body must alternate header and body lines"));
     }
     for (item, pair) in lines.chunks(2).enumerate() {
-        for index in msearch_header(pair[0], default.as_deref(), now_ms)? {
+        let (names, implicit) = msearch_header(pair[0], default.as_deref(), now_ms)?;
+        let over_pit = msearch_body(c, pair[1], kind, item, now_ms)?;
+        if implicit && over_pit {
+            continue;
+        }
+        for index in names {
             c.targets.push(super::Target { index, privileges: &[IndexPriv::Read], source: format!("item:{item}").into() });
         }
-        msearch_body(c, pair[1], kind, item, now_ms)?;
     }
     Ok(())
 }
 
-/// Inspects one msearch body line (a search body, or a template for msearch/template).
-pub fn msearch_body(c: &mut Classification, line: &[u8], kind: BodyKind, item: usize, now_ms: i64) -> Result<(), Refusal> {
+/// Inspects one msearch body line (a search body, or a template for msearch/template); whether
+/// it searches a point in time (a top-level `pit` with an `id`).
+pub fn msearch_body(c: &mut Classification, line: &[u8], kind: BodyKind, item: usize, now_ms: i64) -> Result<bool, Refusal> {
     let v = body::parse_json(line)?;
+    let over_pit = v.get("pit").and_then(|p| p.get("id")).is_some_and(Value::is_string);
     let before = c.targets.len();
     if kind == BodyKind::MsearchTemplate {
         body::inspect(c, BodyKind::Template, line, now_ms)?;
@@ -234,7 +244,7 @@ pub fn msearch_body(c: &mut Classification, line: &[u8], kind: BodyKind, item: u
     for t in &mut c.targets[before..] {
         t.source = format!("item:{item}:{}", t.source).into();
     }
-    Ok(())
+    Ok(over_pit)
 }
 
 #[cfg(test)]
@@ -288,8 +298,11 @@ mod tests {
 
     #[test]
     fn msearch_headers() {
-        let names = |l: &[u8], d| msearch_header(l, d, 0).unwrap().iter().map(IndexName::render).collect::<Vec<_>>();
+        let names = |l: &[u8], d| msearch_header(l, d, 0).unwrap().0.iter().map(IndexName::render).collect::<Vec<_>>();
         assert_eq!(names(b"{}", None), vec!["*"]);
+        assert!(msearch_header(b"{}", None, 0).unwrap().1, "no index and no default");
+        assert!(!msearch_header(b"{}", Some("logs"), 0).unwrap().1);
+        assert!(!msearch_header(br#"{"index":"*"}"#, None, 0).unwrap().1);
         assert_eq!(names(b"{}", Some("logs")), vec!["logs"]);
         assert_eq!(names(br#"{"index":"a,b"}"#, Some("logs")), vec!["a", "b"]);
         assert_eq!(names(br#"{"index":["a","b*"]}"#, None), vec!["a", "b*"]);

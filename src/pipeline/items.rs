@@ -42,6 +42,10 @@ pub type SharedLog = Arc<Mutex<ItemLog>>;
 /// (msearch headers), `Err(reason)` denied.
 pub type ItemCheck = Arc<dyn Fn(&Classification) -> Result<Option<String>, String> + Send + Sync>;
 
+/// The body line of an allowed msearch search as the node must see it, when its continuation
+/// ids are sealed (`None`: unchanged).
+pub type Unseal = Arc<dyn Fn(&Classification, &[u8]) -> Option<Vec<u8>> + Send + Sync>;
+
 /// A bulk action line already decided: the line, whether a source follows, op, index, verdict.
 type LastAction = (Bytes, bool, &'static str, String, Result<(), String>);
 
@@ -50,6 +54,7 @@ pub struct Hooks {
     pub check: ItemCheck,
     pub log: SharedLog,
     pub verdict: Verdict,
+    pub unseal: Option<Unseal>,
 }
 
 pub struct ItemsBody {
@@ -61,10 +66,11 @@ pub struct ItemsBody {
     check: ItemCheck,
     log: SharedLog,
     verdict: Verdict,
+    unseal: Option<Unseal>,
     queue: VecDeque<Bytes>,
     expect_payload: bool,
     allowed: bool,
-    held: Option<(Bytes, Vec<crate::classify::IndexName>)>,
+    held: Option<(Bytes, Vec<crate::classify::IndexName>, bool)>,
     item: usize,
     /// Bulk items often share an index and op: the last decision is reused.
     memo: Option<(crate::classify::IndexName, &'static str, Result<(), String>)>,
@@ -185,7 +191,7 @@ impl ItemsBody {
     }
 
     pub fn new(inner: ReqBody, c: &Classification, kind: BodyKind, s: &InspectSettings, now_ms: i64, hooks: Hooks) -> Self {
-        let Hooks { check, log, verdict } = hooks;
+        let Hooks { check, log, verdict, unseal } = hooks;
         let mut template = Classification::scratch();
         template.api = c.api;
         template.route = c.route;
@@ -199,6 +205,7 @@ impl ItemsBody {
             check,
             log,
             verdict,
+            unseal,
             queue: VecDeque::new(),
             expect_payload: false,
             allowed: false,
@@ -291,19 +298,26 @@ impl ItemsBody {
                 self.count_item();
             }
             (false, _) => {
-                let names = ndjson::msearch_header(text, self.template.default_index.as_deref(), self.now_ms)?;
-                self.held = Some((line, names));
+                let (names, implicit) = ndjson::msearch_header(text, self.template.default_index.as_deref(), self.now_ms)?;
+                self.held = Some((line, names, implicit));
                 self.expect_payload = true;
             }
             (true, kind) => {
-                let (header, names) = self.held.take().ok_or_else(|| Refusal::parse("msearch body line without a header"))?;
+                let (header, names, implicit) = self.held.take().ok_or_else(|| Refusal::parse("msearch body line without a header"))?;
                 let mut c = self.template.clone();
                 let shown: Vec<String> = names.iter().map(|n| n.render()).collect();
-                for index in names {
-                    c.targets.push(Target { index, privileges: &[IndexPriv::Read], source: "path:{index}".into() });
+                // A search over a point in time with no index of its own reads the point in
+                // time's indices: nothing from the header to decide or narrow.
+                let over_pit = ndjson::msearch_body(&mut c, text, kind, self.item, self.now_ms)?;
+                if !(over_pit && implicit) {
+                    c.targets.extend(names.into_iter().map(|index| Target { index, privileges: &[IndexPriv::Read], source: "path:{index}".into() }));
                 }
-                ndjson::msearch_body(&mut c, text, kind, self.item, self.now_ms)?;
-                match (self.check)(&c) {
+                let verdict = (self.check)(&c);
+                let line = match (&self.unseal, verdict.is_ok() && !c.uses.is_empty()) {
+                    (Some(unseal), true) => unseal(&c, &line).map_or(line, Bytes::from),
+                    _ => line,
+                };
+                match verdict {
                     Ok(None) => {
                         out.push(header);
                         out.push(line);
@@ -552,7 +566,7 @@ mod tests {
         let line = format!("{{\"index\":{{\"_index\":\"logs-1\"}}}}\n{{\"f\":\"{}\"}}\n", " ".repeat(50 << 20));
         let bomb = gzip(line.as_bytes());
         let settings = InspectSettings { max_line: 100 << 20, ..Default::default() };
-        let hooks = Hooks { check: Arc::new(|_: &Classification| Ok(None)), log: SharedLog::default(), verdict: Verdict::default() };
+        let hooks = Hooks { check: Arc::new(|_: &Classification| Ok(None)), log: SharedLog::default(), verdict: Verdict::default(), unseal: None };
         let mut c = Classification::scratch();
         c.api = "bulk";
         let limit = 1 << 20;

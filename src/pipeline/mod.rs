@@ -186,7 +186,8 @@ impl Shared {
                 }
                 let check = self.item_check(&principal, now);
                 let (log, failure) = (items.insert(Default::default()), verdict.insert(Default::default()));
-                let hooks = items::Hooks { check, log: log.clone(), verdict: failure.clone() };
+                let unseal = self.security.authz.sealer.is_some().then(|| sealing::item_unsealer(self.security.authz.clone(), now));
+                let hooks = items::Hooks { check, log: log.clone(), verdict: failure.clone(), unseal };
                 let body = items::ItemsBody::new(body, &c, kind, &s.inspect, now, hooks)
                     .decompressing(decoder, s.inspect.max_decompressed);
                 match self.first_items(body, failure).await? {

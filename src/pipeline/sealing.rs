@@ -107,7 +107,7 @@ impl Body for Seal {
 /// the buffered body replaced by the node's own. Ids that do not open are left as they are
 /// (the decision already refused them, or shadow mode forwards them).
 pub fn unseal(sealer: &Sealer, c: &Classification, parts: &mut http::request::Parts, body: ReqBody, plain: &Bytes, now_ms: i64) -> ReqBody {
-    let pairs: Vec<(&str, String)> = c.uses.iter().filter_map(|u| sealer.open(&u.id, now_ms).ok().map(|s| (u.id.as_str(), s.id))).collect();
+    let pairs = opened(sealer, c, now_ms);
     if pairs.is_empty() {
         return body;
     }
@@ -122,20 +122,39 @@ pub fn unseal(sealer: &Sealer, c: &Classification, parts: &mut http::request::Pa
             }
         }
     }
-    if !pairs.iter().any(|(sealed, _)| memchr::memmem::find(plain, sealed.as_bytes()).is_some()) {
-        return body;
-    }
-    let mut text = plain.to_vec();
-    for (sealed, id) in &pairs {
-        // The node's id as a JSON string's content.
-        let json = serde_json::to_string(id).unwrap_or_default();
-        let escaped = json.get(1..json.len().saturating_sub(1)).unwrap_or_default();
-        text = replace_all(&text, sealed.as_bytes(), escaped.as_bytes());
-    }
+    let Some(text) = unseal_json(&pairs, plain) else { return body };
     // The body is forwarded as plain JSON, whatever encoding the client sent it in.
     parts.headers.remove(header::CONTENT_ENCODING);
     parts.headers.insert(header::CONTENT_LENGTH, http::HeaderValue::from(text.len()));
     ReqBody::Full(Some(text.into()))
+}
+
+/// `json` with each sealed id replaced by the node's (as a JSON string's content); `None`
+/// when it holds none.
+fn unseal_json(pairs: &[(&str, String)], json: &[u8]) -> Option<Vec<u8>> {
+    if !pairs.iter().any(|(sealed, _)| memchr::memmem::find(json, sealed.as_bytes()).is_some()) {
+        return None;
+    }
+    let mut text = json.to_vec();
+    for (sealed, id) in pairs {
+        let quoted = serde_json::to_string(id).unwrap_or_default();
+        let escaped = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
+        text = replace_all(&text, sealed.as_bytes(), escaped.as_bytes());
+    }
+    Some(text)
+}
+
+/// The ids a classification uses that open, with the node's ids they stand for.
+fn opened<'a>(sealer: &Sealer, c: &'a Classification, now_ms: i64) -> Vec<(&'a str, String)> {
+    c.uses.iter().filter_map(|u| sealer.open(&u.id, now_ms).ok().map(|s| (u.id.as_str(), s.id))).collect()
+}
+
+/// Unseals the body lines of allowed msearch searches (a point in time in a search body).
+pub fn item_unsealer(authz: Arc<Authorizer>, now_ms: i64) -> super::items::Unseal {
+    Arc::new(move |c: &Classification, line: &[u8]| {
+        let sealer = authz.sealer.as_ref()?;
+        unseal_json(&opened(sealer, c, now_ms), line)
+    })
 }
 
 fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
