@@ -2,7 +2,8 @@
 //! themselves report what happened: elasticsearch-py with request compression on (product
 //! check, search, a denied search, a per-item bulk (gzip), an mget with a denied doc), then
 //! elasticsearch-py's and opensearch-py's own credential options (API key, basic auth) with
-//! scrolls and points in time bound to the caller that opened them.
+//! scrolls and points in time bound to the caller that opened them, and elasticsearch-js
+//! (Kibana's transport) with sealed point-in-time ids.
 //!
 //! The clients are installed by `tools/clients-venv.sh` into `target/clients-venv` (`.ci/run`
 //! does, and sets `SLUICE_REQUIRE_CLIENTS=1` so a missing client fails there); without them these
@@ -23,6 +24,17 @@ fn python() -> Option<std::path::PathBuf> {
     }
     assert!(std::env::var_os("SLUICE_REQUIRE_CLIENTS").is_none(), "no client interpreter at {} (run tools/clients-venv.sh)", p.display());
     eprintln!("skipped: no elasticsearch-py at {} (run tools/clients-venv.sh)", p.display());
+    None
+}
+
+/// The JavaScript client's folder, when installed (see `python`).
+fn node_client() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/clients-node");
+    if dir.join("node_modules/@elastic/elasticsearch").exists() {
+        return Some(dir);
+    }
+    assert!(std::env::var_os("SLUICE_REQUIRE_CLIENTS").is_none(), "no elasticsearch-js in {} (run tools/clients-venv.sh)", dir.display());
+    eprintln!("skipped: no elasticsearch-js in {} (run tools/clients-venv.sh)", dir.display());
     None
 }
 
@@ -104,4 +116,38 @@ async fn client_credential_options_and_continuations_bound_to_their_caller() {
     assert!(node.received().iter().all(|r| !r.headers.contains_key("authorization")));
     let scrolls = node.received().iter().filter(|r| r.target.starts_with("/_search/scroll")).count();
     assert_eq!(scrolls, 1, "only alice's scroll continuation reached the node");
+}
+
+#[tokio::test]
+async fn elasticsearch_js_through_sealed_continuations() {
+    let Some(installed) = node_client() else { return };
+    let node = FakeNode::start().await;
+    let table = json!({"version": 1, "grants": [
+        {"id": "w", "subject": {"user": "bob"}, "cluster": ["monitor"],
+         "indices": [{"names": ["logs-*"], "privileges": ["read", "write", "view_index_metadata"]}],
+         "expires_at": "2100-01-01T00:00:00Z"}]});
+    let sluice = SluiceBuilder::new(&[node.url()])
+        .no_anonymous()
+        .env("TEST_ADMIN_TOKEN", "admin-secret-0123456789")
+        .env("TEST_SEAL", "a continuation secret of more than 32 bytes")
+        .toml("[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n[authz]\ncontinuation_secret_env = \"TEST_SEAL\"")
+        .grants(table)
+        .start()
+        .await;
+    let created = support::client::call(sluice.admin, "POST", "/_sluice/api_keys", &[("authorization", "Bearer admin-secret-0123456789")], r#"{"name":"js","owner":"bob"}"#).await;
+    let key = created.json()["encoded"].as_str().unwrap().to_string();
+    let seen = drive(std::path::PathBuf::from("node"), "es_js.mjs", vec![sluice.url(), key, installed.display().to_string()]).await;
+    assert_eq!(seen["info"], "fake", "{seen}");
+    assert_eq!(seen["search"], 1);
+    assert_eq!(seen["secret"], 403);
+    assert_eq!(seen["bulk_errors"], true);
+    assert_eq!(seen["bulk_denied"], json!([1, 3, 5]));
+    assert_eq!(seen["whoami"], "bob");
+    assert_eq!(seen["pit_sealed"], true);
+    assert_eq!(seen["pit_hits"], 1);
+    assert_eq!(seen["pit_closed"], 200);
+    // The node saw its own point-in-time id, and no index beside it.
+    let pit_search = node.received().into_iter().find(|r| r.target.starts_with("/_search")).unwrap();
+    let body: Value = serde_json::from_slice(&pit_search.body).unwrap();
+    assert!(body["pit"]["id"].as_str().unwrap().starts_with("pit-"), "{body}");
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the official Elasticsearch and OpenSearch Python clients into target/clients-venv for the
-# end-to-end test in tests/clients.rs (run by .ci/run; optional on a workstation).
+# Installs the official clients for the end-to-end tests in tests/clients.rs (run by .ci/run;
+# optional on a workstation): the Elasticsearch and OpenSearch Python clients into
+# target/clients-venv, the Elasticsearch JavaScript client into target/clients-node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=target/clients-venv
@@ -14,3 +15,10 @@ if [[ ! -x $venv/bin/python ]]; then
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check "elasticsearch>=8,<9" "opensearch-py>=2,<4"
 "$venv/bin/python" -c 'import elasticsearch, opensearchpy; print("elasticsearch-py", elasticsearch.__versionstr__, "opensearch-py", opensearchpy.__versionstr__)'
+
+if ! command -v npm >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+mkdir -p target/clients-node
+npm install --no-audit --no-fund --silent --prefix target/clients-node "@elastic/elasticsearch@8"
+echo "elasticsearch-js $(node -p 'require("./target/clients-node/node_modules/@elastic/elasticsearch/package.json").version')"
