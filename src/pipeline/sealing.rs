@@ -106,6 +106,8 @@ impl Body for Seal {
 /// The request as the node must see it: each sealed id in the target (path and query) and in
 /// the buffered body replaced by the node's own. Ids that do not open are left as they are
 /// (the decision already refused them, or shadow mode forwards them).
+#[cold]
+#[inline(never)]
 pub fn unseal(sealer: &Sealer, c: &Classification, parts: &mut http::request::Parts, body: ReqBody, plain: &Bytes, now_ms: i64) -> ReqBody {
     let pairs = opened(sealer, c, now_ms);
     if pairs.is_empty() {
