@@ -491,3 +491,26 @@ async fn sealed_continuation_ids_hold_across_instances_and_restarts() {
     clock.advance_ms(3_600_000);
     assert_403(&call(b.addr, "POST", "/_search", &as_user("alice"), &search).await, "unauthorized for user [alice]");
 }
+
+#[tokio::test]
+async fn one_grant_by_its_percent_encoded_id() {
+    let env = Env::start("").await;
+    env.push(1, json!([])).await;
+    let g = json!({"subject": {"user": "alice"}, "indices": [{"names": ["logs-*"], "privileges": ["read"]}],
+                   "not_before": "2026-11-23T10:30:00Z", "expires_at": "2026-11-23T11:00:00Z"});
+    let put = env.admin("PUT", "/_sluice/grants/OPS%20311%2Fa", &g).await;
+    assert_eq!(put.status, 400, "ids hold no '/': {}", put.text());
+    let put = env.admin("PUT", "/_sluice/grants/OPS%20311", &g).await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(put.json()["_id"], "OPS 311");
+    let got = env.admin("GET", "/_sluice/grants/OPS%20311", &Value::Null).await.json();
+    assert_eq!((got["grant"]["id"].as_str(), got["state"].as_str(), got["version"].as_u64()), (Some("OPS 311"), Some("pending"), Some(2)));
+    env.clock.advance_ms(1_800_000);
+    assert_eq!(env.admin("GET", "/_sluice/grants/OPS%20311", &Value::Null).await.json()["state"], "live");
+    env.clock.advance_ms(1_800_000);
+    assert_eq!(env.admin("GET", "/_sluice/grants/OPS%20311", &Value::Null).await.json()["state"], "expired");
+    assert_eq!(env.admin("DELETE", "/_sluice/grants/OPS%20311", &Value::Null).await.status, 200);
+    let gone = env.admin("GET", "/_sluice/grants/OPS%20311", &Value::Null).await;
+    assert_eq!((gone.status, gone.json()["error"]["type"].clone()), (404, json!("resource_not_found_exception")));
+    assert_eq!(env.admin("GET", "/_sluice/grants/%zz", &Value::Null).await.status, 400);
+}

@@ -135,6 +135,17 @@ pub fn list(state: &AdminState, query: Option<&str>) -> Response<ResBody> {
     ok_json(json!({"version": doc.version, "grants": grants}))
 }
 
+/// One grant, with its state now (`pending`, `live` or `expired`); 404 if unknown.
+pub fn get(state: &AdminState, id: &str) -> Response<ResBody> {
+    let now = state.clock.now_ms();
+    let snap = state.authz.snapshot();
+    let Some(g) = snap.by_id(id) else {
+        return error(StatusCode::NOT_FOUND, "resource_not_found_exception", &format!("no grant [{id}]"));
+    };
+    let at = if g.live(now) { "live" } else if g.not_before > now { "pending" } else { "expired" };
+    ok_json(json!({"version": snap.version, "state": at, "grant": g.doc}))
+}
+
 pub fn status(state: &AdminState) -> Response<ResBody> {
     let now = state.clock.now_ms();
     let snap = state.authz.snapshot();

@@ -116,7 +116,14 @@ impl Handler for Admin {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"sluice-admin\""));
             return res;
         };
-        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // Ids in the path arrive percent-encoded (`ops%20311`): decoded before use.
+        let decoded: Result<Vec<String>, String> =
+            path.trim_matches('/').split('/').map(|seg| crate::classify::path::decode(seg, false).map(std::borrow::Cow::into_owned)).collect();
+        let decoded = match decoded {
+            Ok(d) => d,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "illegal_argument_exception", &format!("invalid path: {e}")),
+        };
+        let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
         match (req.method().clone(), segs.as_slice()) {
             (Method::POST, ["_sluice", "api_keys"]) => match read_json(req).await {
                 Ok(body) => api_keys::create(&self.state, &admin, &body),
@@ -130,6 +137,7 @@ impl Handler for Admin {
             },
             (Method::GET, ["_sluice", "grants"]) => grants::list(&self.state, req.uri().query()),
             (Method::GET, ["_sluice", "grants", "_status"]) => grants::status(&self.state),
+            (Method::GET, ["_sluice", "grants", id]) => grants::get(&self.state, id),
             (Method::PUT, ["_sluice", "grants", id]) => {
                 let id = id.to_string();
                 match read_json(req).await {
