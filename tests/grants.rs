@@ -416,6 +416,8 @@ async fn who_am_i_and_has_privileges_are_answered_from_sluice_not_the_cluster() 
         assert_eq!(info.json()["user_name"], "carol");
         assert_eq!(info.json()["backend_roles"], json!(["sre"]));
     }
+    let acct = env.as_user("carol", "sre", "GET", "/_plugins/_security/api/account", "").await.json();
+    assert_eq!((acct["user_name"].as_str(), acct["roles"].clone()), (Some("carol"), json!(["sre"])));
     // An API key's holder is told which key it is.
     let key = env.admin("POST", "/_sluice/api_keys", &json!({"name": "jit", "owner": "svc-etl"})).await.json();
     let auth = format!("ApiKey {}", key["encoded"].as_str().unwrap());

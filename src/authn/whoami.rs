@@ -1,5 +1,6 @@
-//! "Who am I" answered by Sluice: `GET /_security/_authenticate` (Elasticsearch) and
-//! `/_plugins/_security/authinfo` (OpenSearch's security plugin, also under `_opendistro`).
+//! "Who am I" answered by Sluice: `GET /_security/_authenticate` (Elasticsearch),
+//! `/_plugins/_security/authinfo` and `/_plugins/_security/api/account` (OpenSearch's security
+//! plugin, also under `_opendistro`).
 //! Forwarded, the cluster would describe Sluice's own service account; the caller is asking
 //! about the identity Sluice authenticated. Pure: the principal in, the response document out.
 //! Sluice's groups are reported where the servers report roles (what grants name).
@@ -56,6 +57,22 @@ pub fn authinfo(p: &Principal, remote: &str) -> Value {
     })
 }
 
+/// OpenSearch's account details (`GET /_plugins/_security/api/account`, what Dashboards'
+/// account menu shows) for `p`.
+pub fn account(p: &Principal) -> Value {
+    json!({
+        "user_name": p.user,
+        "is_reserved": false,
+        "is_hidden": false,
+        "is_internal_user": false,
+        "user_requested_tenant": null,
+        "backend_roles": p.groups,
+        "custom_attribute_names": [],
+        "tenants": {},
+        "roles": p.groups,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +99,7 @@ mod tests {
         assert_eq!(info["user"], "User [name=alice, backend_roles=[ops, dev], requestedTenant=null]");
         assert_eq!(info["backend_roles"], json!(["ops", "dev"]));
         assert_eq!(info["remote_address"], "10.0.0.1:5000");
+        let acct = account(&Principal::new("alice", vec!["ops".into()], Scheme::Basic));
+        assert_eq!((acct["user_name"].as_str(), acct["backend_roles"].clone()), (Some("alice"), json!(["ops"])));
     }
 }

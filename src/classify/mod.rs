@@ -126,7 +126,8 @@ const SCROLLABLE: &[&str] = &["search", "search_template", "msearch", "msearch_t
 
 /// APIs Sluice answers itself for the caller (who am I, which privileges do I hold) instead of
 /// forwarding them: the cluster would describe Sluice's service account.
-pub const ANSWERED_BY_SLUICE: &[&str] = &["security.authenticate", "security.authinfo", "security.has_privileges", "security.get_user_privileges"];
+pub const ANSWERED_BY_SLUICE: &[&str] =
+    &["security.authenticate", "security.authinfo", "security.get_account_details", "security.has_privileges", "security.get_user_privileges"];
 
 /// Classifies a request from its head. `now_ms` resolves date math in index names.
 pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal> {

@@ -44,6 +44,7 @@ impl Shared {
         let doc = match c.api {
             "security.authenticate" => Ok(whoami::authenticate(p)),
             "security.authinfo" => Ok(whoami::authinfo(p, &asked.conn.peer.to_string())),
+            "security.get_account_details" => Ok(whoami::account(p)),
             "security.has_privileges" => self.has_privileges(asked.path, p, asked.body, asked.now),
             "security.get_user_privileges" => Ok(crate::authz::has_privileges::user_privileges(&self.security.authz.snapshot(), p, asked.now)),
             _ => return None,
