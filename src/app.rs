@@ -86,7 +86,7 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
     let node_names: Vec<String> = pool.health().into_iter().map(|(n, _)| n).collect();
     let metrics = Arc::new(crate::telemetry::metrics::Metrics::new(&node_names));
     let observe = crate::pipeline::Observe { audit: audit.clone(), metrics: metrics.clone() };
-    let security = Security { authn: authn.clone(), anonymous: config.anonymous.clone().map(Arc::new), service, run_as: config.service.run_as, authz: authz.clone() };
+    let security = Security { authn: authn.clone(), anonymous: config.anonymous.clone().map(Arc::new), service, run_as: config.service.run_as, authz: authz.clone(), store: store.clone() };
     let pipeline = Pipeline::new(
         pool.clone(),
         PipelineSettings {

@@ -351,6 +351,8 @@ async fn explain_answers_with_classification_decision_and_grants() {
     assert!(got["decision"]["reason"].as_str().unwrap().contains("delete"), "{got}");
     let got = env.admin("POST", "/_sluice/explain", &ask("/logs-*/_search", "GET")).await.json();
     assert_eq!(got["decision"]["narrowed_to"], "logs-app-*");
+    let got = env.admin("POST", "/_sluice/explain", &ask("/_security/api_key", "GET")).await.json();
+    assert!(got["decision"]["reason"].as_str().unwrap().contains("manage_own_api_key"), "{got}");
     let got = env.admin("POST", "/_sluice/explain", &ask("/_security/_authenticate", "GET")).await.json();
     assert_eq!((got["decision"]["allowed"].as_bool(), got["decision"]["answered_by"].as_str()), (Some(true), Some("sluice")));
     // Never another principal's grants.
@@ -515,4 +517,46 @@ async fn one_grant_by_its_percent_encoded_id() {
     let gone = env.admin("GET", "/_sluice/grants/OPS%20311", &Value::Null).await;
     assert_eq!((gone.status, gone.json()["error"]["type"].clone()), (404, json!("resource_not_found_exception")));
     assert_eq!(env.admin("GET", "/_sluice/grants/%zz", &Value::Null).await.status, 400);
+}
+
+#[tokio::test]
+async fn own_api_keys_through_the_elasticsearch_api_are_sluice_keys() {
+    let env = Env::start("").await;
+    let alice = json!({"id": "a", "subject": {"user": "alice"}, "cluster": ["manage_own_api_key"],
+                       "indices": [{"names": ["logs-*"], "privileges": ["read"]}], "expires_at": "2026-11-23T12:00:00Z"});
+    env.push(1, json!([alice, grant("b", json!({"user": "bob"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z")])).await;
+    let created = env.as_user("alice", "ops", "POST", "/_security/api_key", r#"{"name":"etl","expiration":"1h","role_descriptors":{}}"#).await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    let key = created.json();
+    let auth = format!("ApiKey {}", key["encoded"].as_str().unwrap());
+    assert_eq!(key["name"], "etl");
+    // The key is the caller's: her grants, no more.
+    assert_eq!(call(env.sluice.addr, "GET", "/logs-1/_search", &[("authorization", &auth)], "").await.status, 200);
+    assert_403(&call(env.sluice.addr, "GET", "/secret/_search", &[("authorization", &auth)], "").await, "alice");
+    let me = call(env.sluice.addr, "GET", "/_security/_authenticate", &[("authorization", &auth)], "").await.json();
+    assert_eq!((me["username"].as_str(), me["roles"].clone(), me["api_key"]["name"].as_str()), (Some("alice"), json!(["ops"]), Some("etl")));
+    // Without manage_own_api_key: refused, as in Elasticsearch.
+    assert_403(&env.as_user("bob", "", "POST", "/_security/api_key", r#"{"name":"x"}"#).await, "manage_own_api_key");
+    // What a Sluice key cannot carry, or Sluice does not do, is refused with a reason.
+    let limited = env.as_user("alice", "", "POST", "/_security/api_key", r#"{"name":"x","role_descriptors":{"r":{"indices":[]}}}"#).await;
+    assert!(limited.status == 400 && limited.text().contains("role_descriptors"), "{}", limited.text());
+    let update = env.as_user("alice", "", "PUT", &format!("/_security/api_key/{}", key["id"].as_str().unwrap()), r#"{"metadata":{}}"#).await;
+    assert!(update.status == 400 && update.text().contains("not supported through Sluice"), "{}", update.text());
+    // Listed and invalidated: one's own only.
+    let other = env.admin("POST", "/_sluice/api_keys", &json!({"name": "bobs", "owner": "bob"})).await.json();
+    let listed = env.as_user("alice", "", "GET", "/_security/api_key?name=e*", "").await.json();
+    assert_eq!(listed["api_keys"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!((listed["api_keys"][0]["id"].clone(), listed["api_keys"][0]["username"].as_str()), (key["id"].clone(), Some("alice")));
+    let ids = json!({"ids": [key["id"], other["id"]]}).to_string();
+    let gone = env.as_user("alice", "", "DELETE", "/_security/api_key", &ids).await.json();
+    assert_eq!((gone["invalidated_api_keys"].clone(), gone["error_count"].as_u64()), (json!([key["id"]]), Some(1)), "bob's key is not hers to invalidate");
+    assert_eq!(call(env.sluice.addr, "GET", "/logs-1/_search", &[("authorization", &auth)], "").await.status, 401);
+    let bobs = format!("ApiKey {}", other["encoded"].as_str().unwrap());
+    assert_eq!(call(env.sluice.addr, "GET", "/logs-1/_search", &[("authorization", &bobs)], "").await.status, 200);
+    // Nothing of it reached the cluster; a key created this way survives a restart.
+    assert!(env.node.received().iter().all(|r| !r.target.contains("_security")));
+    let kept = env.as_user("alice", "", "PUT", "/_security/api_key", r#"{"name":"kept"}"#).await.json();
+    let env = env.restart().await;
+    let kept_auth = format!("ApiKey {}", kept["encoded"].as_str().unwrap());
+    assert_eq!(call(env.sluice.addr, "GET", "/logs-1/_search", &[("authorization", &kept_auth)], "").await.status, 200);
 }

@@ -11,6 +11,30 @@ use serde::{Deserialize, Serialize};
 
 use super::{AuthnError, Principal, Scheme};
 
+/// Elasticsearch's duration form for `expiration` ("1d", "12h", "30m", "45s", "2w", "500ms").
+pub fn parse_expiration(v: &serde_json::Value, now_ms: i64) -> Result<Option<i64>, String> {
+    match v {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| !c.is_ascii_digit()).ok_or("expiration needs a unit (d, h, m, s)")?;
+            let n: i64 = s[..split].parse().map_err(|_| format!("bad expiration [{s}]"))?;
+            let unit_ms = match &s[split..] {
+                "ms" => 1,
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                "w" => 7 * 86_400_000,
+                other => return Err(format!("unknown expiration unit [{other}]")),
+            };
+            let ms = n.checked_mul(unit_ms).filter(|ms| *ms > 0).ok_or_else(|| format!("bad expiration [{s}]"))?;
+            Ok(Some(now_ms.saturating_add(ms)))
+        }
+        _ => Err("expiration must be a duration such as \"1d\"".into()),
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: String,

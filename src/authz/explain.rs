@@ -38,6 +38,11 @@ pub fn explain(snap: &Snapshot, p: &Principal, method: &str, target: &str, body:
         let reason = "answered by Sluice for the caller, whatever the grants; never forwarded";
         return json!({"classification": c, "decision": {"allowed": true, "status": 200, "reason": reason, "answered_by": "sluice"}});
     }
+    if classify::OWN_API_KEY_APIS.contains(&c.api) {
+        // Answered with Sluice's own keys: what counts is `manage_own_api_key`, nothing else.
+        c.cluster = Some(crate::privilege::ClusterPriv::ManageOwnApiKey);
+        c.targets.clear();
+    }
     if !snap.loaded {
         return json!({"classification": c, "decision": {"allowed": false, "status": 403, "reason": "no grant table is loaded"}});
     }

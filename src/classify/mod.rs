@@ -126,6 +126,18 @@ const SCROLLABLE: &[&str] = &["search", "search_template", "msearch", "msearch_t
 
 /// APIs Sluice answers itself for the caller (who am I, which privileges do I hold) instead of
 /// forwarding them: the cluster would describe Sluice's service account.
+/// Elasticsearch's own-API-key APIs: answered with Sluice API keys for the caller (who needs
+/// `manage_own_api_key`), never forwarded — the cluster would act on the service account.
+pub const OWN_API_KEY_APIS: &[&str] = &[
+    "security.create_api_key",
+    "security.get_api_key",
+    "security.invalidate_api_key",
+    "security.update_api_key",
+    "security.bulk_update_api_keys",
+    "security.clone_api_key",
+    "security.query_api_keys",
+];
+
 pub const ANSWERED_BY_SLUICE: &[&str] =
     &["security.authenticate", "security.authinfo", "security.get_account_details", "security.has_privileges", "security.get_user_privileges"];
 

@@ -16,6 +16,7 @@ pub mod headers;
 pub mod inspect;
 pub mod items;
 mod local;
+mod own_keys;
 mod multi;
 mod record;
 pub mod rewrite;
@@ -64,6 +65,8 @@ pub struct Security {
     pub service: Option<http::HeaderValue>,
     pub run_as: bool,
     pub authz: Arc<crate::authz::Authorizer>,
+    /// Where API keys created through `_security/api_key` are persisted.
+    pub store: Arc<crate::store::Store>,
 }
 
 #[derive(Clone)]
@@ -200,6 +203,14 @@ impl Shared {
                 let asked = local::Asked { path: parts.uri.path(), body: &plain, conn, now };
                 if let Some(answer) = self.local(&c, &principal, asked, ctx) {
                     return answer;
+                }
+                if c.api.starts_with("security.") && classify::OWN_API_KEY_APIS.contains(&c.api) {
+                    // Some of them carry a body the route does not inspect (invalidation).
+                    let plain = match c.body {
+                        BodyPlan::None => self.whole_body(body, encoding.as_deref()).await?,
+                        _ => plain,
+                    };
+                    return self.own_keys(&c, &principal, parts.uri.query(), &plain, now, ctx).await;
                 }
                 if s.per_item && matches!(c.api, "mget" | "mtermvectors") {
                     let log = items.insert(Default::default());

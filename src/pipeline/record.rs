@@ -87,7 +87,7 @@ pub(super) fn outcome_of(f: &Failure) -> Outcome {
     match f {
         Failure::Unauthenticated { .. } => Outcome::Unauthenticated,
         Failure::Forbidden { .. } => Outcome::Denied,
-        Failure::NoNode | Failure::ConnectTimeout | Failure::ResponseTimeout | Failure::NodeFailed | Failure::TooManyConnections => Outcome::Failed,
+        Failure::NoNode | Failure::ConnectTimeout | Failure::ResponseTimeout | Failure::NodeFailed | Failure::TooManyConnections | Failure::Internal { .. } => Outcome::Failed,
         _ => Outcome::Refused,
     }
 }

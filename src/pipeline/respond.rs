@@ -31,6 +31,8 @@ pub enum Failure {
     Unauthenticated { reason: String, challenges: Vec<&'static str> },
     /// No live grant covers the request: 403 naming the action, the user and the targets.
     Forbidden { reason: String },
+    /// Sluice could not do what it answers itself (persist a key): 500.
+    Internal { reason: String },
 }
 
 impl Failure {
@@ -46,6 +48,7 @@ impl Failure {
             Failure::Forbidden { .. } => StatusCode::FORBIDDEN,
             Failure::Refused(r) => StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
             Failure::InspectTooLarge { .. } | Failure::DecompressedTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Failure::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -81,6 +84,7 @@ impl Failure {
             ),
             Failure::ClientBody => ("parse_exception", "the request body ended unexpectedly".into()),
             Failure::Unauthenticated { reason, .. } | Failure::Forbidden { reason } => ("security_exception", reason.clone()),
+            Failure::Internal { reason } => ("exception", reason.clone()),
         }
     }
 }
