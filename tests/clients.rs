@@ -81,7 +81,8 @@ async fn client_credential_options_and_continuations_bound_to_their_caller() {
         json!({"id": id, "subject": {"user": user}, "cluster": ["monitor"],
                "indices": [{"names": ["logs-*"], "privileges": privileges}], "expires_at": "2100-01-01T00:00:00Z"})
     };
-    let table = json!({"version": 1, "grants": [live("a", "alice", json!(["read", "write", "view_index_metadata"])), live("b", "bob", json!(["read"]))]});
+    let mut table = json!({"version": 1, "grants": [live("a", "alice", json!(["read", "write", "view_index_metadata"])), live("b", "bob", json!(["read"]))]});
+    table["grants"][0]["cluster"] = json!(["monitor", "manage_own_api_key"]);
     let sluice = SluiceBuilder::new(&[node.url()])
         .no_anonymous()
         .dir(dir.path())
@@ -102,6 +103,11 @@ async fn client_credential_options_and_continuations_bound_to_their_caller() {
     assert_eq!(seen["wrong_password"], 401);
     assert_eq!(seen["key_whoami"], "bob", "the key's owner, not the service account");
     assert_eq!(seen["alice_has"], json!({"read": true, "delete_index": false}));
+    assert_eq!(seen["minted_whoami"], "alice", "a key minted with create_api_key is the caller's");
+    assert_eq!(seen["minted_secret"], 403);
+    assert_eq!(seen["minted_listed"], json!(["py-etl"]));
+    assert_eq!(seen["minted_invalidated"], true);
+    assert_eq!(seen["minted_after"], 401);
     assert_eq!(seen["alice_scroll"], 200);
     assert_eq!(seen["key_scroll"], 403, "another caller's scroll id is refused");
     assert_eq!(seen["alice_pit"], 200);

@@ -44,6 +44,15 @@ out["key_whoami"] = by_key.security.authenticate()["username"]
 held = alice.security.has_privileges(index=[{"names": ["logs-app"], "privileges": ["read", "delete_index"]}])
 out["alice_has"] = held["index"]["logs-app"]
 
+# A key minted through Elasticsearch's own API is a Sluice key holding alice's grants.
+minted = alice.security.create_api_key(name="py-etl", expiration="1h")
+by_minted = Elasticsearch(url, api_key=minted["encoded"], request_timeout=10)
+out["minted_whoami"] = by_minted.security.authenticate()["username"]
+out["minted_secret"] = status_of(lambda: by_minted.search(index="secret"))
+out["minted_listed"] = [k["name"] for k in alice.security.get_api_key()["api_keys"]]
+out["minted_invalidated"] = alice.security.invalidate_api_key(ids=[minted["id"]])["invalidated_api_keys"] == [minted["id"]]
+out["minted_after"] = status_of(lambda: by_minted.search(index="logs-app"))
+
 # A scroll belongs to the caller that opened it.
 first = alice.search(index="logs-*", scroll="1m", size=1)
 scroll_id = first["_scroll_id"]
