@@ -83,6 +83,12 @@ fn path_and_query_targets() {
 fn odd_forms_are_refused() {
     check(&[
         ("GET", "/logs//_search", None, &["refused"]),
+        // Forms that would act on Sluice's own service account at the cluster.
+        ("PUT", "/_security/user/_password", Some(r#"{"password":"x"}"#), &["refused"]),
+        ("POST", "/_security/user/_password", Some(r#"{"password":"x"}"#), &["refused"]),
+        ("PUT", "/_security/user/bob/_password", Some(r#"{"password":"x"}"#), &[]),
+        ("POST", "/_security/oauth2/token", Some(r#"{"grant_type":"client_credentials"}"#), &["refused"]),
+        ("POST", "/_security/oauth2/token", Some(r#"{"grant_type":"password","username":"u","password":"p"}"#), &[]),
         ("GET", "/logs/./_search", None, &["refused"]),
         ("GET", "/logs/../_search", None, &["refused"]),
         ("GET", "/%2e%2e/_search", None, &["refused"]),

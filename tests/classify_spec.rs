@@ -58,6 +58,11 @@ fn every_specification_row_classifies_with_at_least_the_documented_privileges() 
             let head = Head { method, target: &path, ..Default::default() };
             let c = match classify::classify(&head, NOW) {
                 Ok(c) => c,
+                // Changing "one's own" password would change the service account's at the cluster.
+                Err(e) if e.reason.contains("Sluice's service account password") => {
+                    reasons.entry("refused: would change Sluice's service account password").or_default().push(format!("{method} {path}"));
+                    continue;
+                }
                 Err(e) => {
                     failures.push(format!("{file}: {method} {path}: refused: {e}"));
                     continue;

@@ -152,6 +152,9 @@ BODY = {
     "search_template": "Template", "render_search_template": "Template",
     "indices.update_aliases": "Aliases",
     "sql.query": "Sql", "sql.translate": "Sql", "esql.query": "Esql", "esql.async_query": "Esql",
+    # Read for what they would do to Sluice's service account (a client_credentials token), or
+    # answered by Sluice with them (invalidating the caller's own API keys).
+    "security.get_token": "Json", "security.invalidate_api_key": "Json",
 }
 OS_BODY = {"sql.query": "Sql", "sql.explain": "Sql", "ppl.query": "Ppl", "ppl.explain": "Ppl", "query.execute": "Sql"}
 

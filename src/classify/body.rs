@@ -23,6 +23,10 @@ fn not_json(e: impl std::fmt::Display) -> Refusal {
 }
 
 pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64) -> Result<(), Refusal> {
+    if c.api == "security.get_token" && parse_json(body)?.get("grant_type").and_then(Value::as_str) == Some("client_credentials") {
+        // A token for the user the cluster sees, which is Sluice's service account.
+        return Err(Refusal::bad("a client_credentials token through Sluice would be a token for Sluice's service account"));
+    }
     if kind == BodyKind::Json {
         return inspect_json(c, body, now_ms);
     }

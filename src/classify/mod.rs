@@ -124,8 +124,6 @@ impl Refusal {
 
 const SCROLLABLE: &[&str] = &["search", "search_template", "msearch", "msearch_template"];
 
-/// APIs Sluice answers itself for the caller (who am I, which privileges do I hold) instead of
-/// forwarding them: the cluster would describe Sluice's service account.
 /// Elasticsearch's own-API-key APIs: answered with Sluice API keys for the caller (who needs
 /// `manage_own_api_key`), never forwarded — the cluster would act on the service account.
 pub const OWN_API_KEY_APIS: &[&str] = &[
@@ -138,6 +136,8 @@ pub const OWN_API_KEY_APIS: &[&str] = &[
     "security.query_api_keys",
 ];
 
+/// APIs Sluice answers itself for the caller (who am I, which privileges do I hold) instead of
+/// forwarding them: the cluster would describe Sluice's service account.
 pub const ANSWERED_BY_SLUICE: &[&str] =
     &["security.authenticate", "security.authinfo", "security.get_account_details", "security.has_privileges", "security.get_user_privileges"];
 
@@ -194,6 +194,10 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
     }
     if target.param("source").map_err(Refusal::bad)?.is_some() && route.body != BodyKind::None {
         return Err(Refusal::bad("request bodies in the [source] query parameter are not accepted by Sluice; send a body"));
+    }
+    if route.api == "security.change_password" && !params.iter().any(|(n, _)| *n == "username" || *n == "name") {
+        // The cluster would change the password of the user it sees: Sluice's own.
+        return Err(Refusal::bad("changing one's own password through Sluice would change Sluice's service account password; name the user in the path"));
     }
     c.body = plan(route.body, head)?;
     Ok(c)
