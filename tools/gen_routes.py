@@ -31,6 +31,10 @@ CLUSTER_PREF = ["monitor", "read_ilm", "read_slm", "read_pipeline", "read_ccr", 
 # api -> dict(cluster=..., index=[...] for path targets, params={name: [...]}, fields={path: [...]})
 OVERRIDES = {
     "ping": dict(cluster=None),
+    # Enrollment creates credentials (a Kibana service token, node certificates) for the
+    # cluster: never by a read privilege.
+    "security.enroll_kibana": dict(cluster="manage_security"),
+    "security.enroll_node": dict(cluster="manage_security"),
     "bulk": dict(index=[]),              # path index is only the default of each item
     "monitoring.bulk": dict(cluster="monitor", index=[]),
     "bulk_stream": dict(index=[]),
