@@ -205,12 +205,9 @@ impl Shared {
                     return answer;
                 }
                 if c.api.starts_with("security.") && classify::OWN_API_KEY_APIS.contains(&c.api) {
-                    // Some of them carry a body the route does not inspect (invalidation).
-                    let plain = match c.body {
-                        BodyPlan::None => self.whole_body(body, encoding.as_deref()).await?,
-                        _ => plain,
-                    };
-                    return self.own_keys(&c, &principal, parts.uri.query(), &plain, now, ctx).await;
+                    // Boxed: a rare path whose state stays out of every request's future.
+                    let r = own_keys::Request { query: parts.uri.query(), body, plain, encoding: encoding.as_deref(), now };
+                    return Box::pin(self.own_keys_request(&c, &principal, r, ctx)).await;
                 }
                 if s.per_item && matches!(c.api, "mget" | "mtermvectors") {
                     let log = items.insert(Default::default());

@@ -21,13 +21,23 @@ use crate::classify::Classification;
 use crate::privilege::ClusterPriv;
 use crate::telemetry::metrics::Outcome;
 
+/// What the own-key APIs read of the request.
+pub(super) struct Request<'a> {
+    pub query: Option<&'a str>,
+    pub body: crate::body::ReqBody,
+    /// The body as inspected (empty when the route does not inspect it).
+    pub plain: bytes::Bytes,
+    pub encoding: Option<&'a str>,
+    pub now: i64,
+}
+
 fn bad(reason: impl Into<String>) -> Failure {
     Failure::BadRequest { kind: "action_request_validation_exception", reason: reason.into() }
 }
 
 impl Shared {
     /// Answers one of `classify::OWN_API_KEY_APIS` for `p`.
-    pub(super) async fn own_keys(&self, c: &Classification, p: &Principal, query: Option<&str>, body: &[u8], now: i64, ctx: &mut Ctx) -> Result<Response<ResBody>, Failure> {
+    async fn own_keys(&self, c: &Classification, p: &Principal, query: Option<&str>, body: &[u8], now: i64, ctx: &mut Ctx) -> Result<Response<ResBody>, Failure> {
         if let Some(r) = ctx.rec() {
             r.api = Some(c.api);
             r.decision = Some("local");
@@ -133,8 +143,17 @@ impl Shared {
         Ok(out)
     }
 
+    /// The request as `process` has it: a body the route does not inspect is read here.
+    pub(super) async fn own_keys_request(&self, c: &Classification, p: &Principal, r: Request<'_>, ctx: &mut Ctx) -> Result<Response<ResBody>, Failure> {
+        let plain = match c.body {
+            crate::classify::BodyPlan::None => self.whole_body(r.body, r.encoding).await?,
+            _ => r.plain,
+        };
+        self.own_keys(c, p, r.query, &plain, r.now, ctx).await
+    }
+
     /// A small body read whole and decoded (bounded like an inspected body).
-    pub(super) async fn whole_body(&self, body: crate::body::ReqBody, encoding: Option<&str>) -> Result<bytes::Bytes, Failure> {
+    async fn whole_body(&self, body: crate::body::ReqBody, encoding: Option<&str>) -> Result<bytes::Bytes, Failure> {
         let s = &self.settings.inspect;
         let raw = super::inspect::buffer(body, s.max_buffered.min(self.settings.max_body_size)).await?;
         super::inspect::decoded(&raw, encoding, s.max_decompressed)
