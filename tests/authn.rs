@@ -440,3 +440,32 @@ async fn curl_authenticates_with_basic_api_key_and_bearer() {
         assert_eq!(r.headers["authorization"], format!("Basic {}", b64(b"svc:svc-pass")));
     }
 }
+
+#[tokio::test]
+async fn jwt_claims_by_dotted_path_or_full_name() {
+    let node = FakeNode::start().await;
+    let start = |user_claim: &str, groups_claim: &str| {
+        SluiceBuilder::new(&[node.url()])
+            .no_anonymous()
+            .clock(clock())
+            .env("TEST_JWT_SECRET", SECRET)
+            .toml(&format!("[authn.jwt]\nhs256_secret_env = \"TEST_JWT_SECRET\"\nuser_claim = {user_claim:?}\ngroups_claim = {groups_claim:?}"))
+            .start()
+    };
+    let whoami = |addr, token: String| async move { call(addr, "GET", "/_security/_authenticate", &[("authorization", &format!("Bearer {token}"))], "").await.json() };
+    // Keycloak puts roles in a nested object.
+    let keycloak = start("preferred_username", "realm_access.roles").await;
+    let token = hs(&json!({"sub": "f:1234", "preferred_username": "alice", "realm_access": {"roles": ["sre", "dev"]}, "exp": NOW_S + 60}));
+    let me = whoami(keycloak.addr, token).await;
+    assert_eq!((me["username"].clone(), me["roles"].clone()), (json!("alice"), json!(["sre", "dev"])));
+    // A namespaced claim is found by its full name, dots and all.
+    let auth0 = start("sub", "https://example.com/groups").await;
+    let token = hs(&json!({"sub": "bob", "https://example.com/groups": ["ops"], "exp": NOW_S + 60}));
+    assert_eq!(whoami(auth0.addr, token).await["roles"], json!(["ops"]));
+    // A path that leads nowhere is no groups; one that leads to a number is a bad token.
+    let token = hs(&json!({"sub": "carol", "realm_access": {}, "exp": NOW_S + 60}));
+    let keycloak2 = start("sub", "realm_access.roles").await;
+    assert_eq!(whoami(keycloak2.addr, token).await["roles"], json!([]));
+    let token = hs(&json!({"sub": "carol", "realm_access": {"roles": 7}, "exp": NOW_S + 60}));
+    assert_401(&get(keycloak2.addr, &format!("Bearer {token}")).await);
+}

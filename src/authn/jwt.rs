@@ -166,12 +166,11 @@ impl Verifier {
                 return Err(bad("token not yet valid"));
             }
         }
-        let user = claims
-            .get(&self.settings.user_claim)
+        let user = claim(&claims, &self.settings.user_claim)
             .and_then(Value::as_str)
             .filter(|u| !u.is_empty())
             .ok_or_else(|| bad(&format!("token has no [{}] claim", self.settings.user_claim)))?;
-        let groups = match claims.get(&self.settings.groups_claim) {
+        let groups = match claim(&claims, &self.settings.groups_claim) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::String(g)) => vec![g.clone()],
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
@@ -247,3 +246,13 @@ pub fn pem_key(pem: &[u8]) -> Result<DecodingKey, String> {
         .or_else(|_| DecodingKey::from_ed_pem(pem))
         .map_err(|_| "not an RSA, EC or Ed25519 public key in PEM".to_string())
 }
+/// A claim by name, or by a dotted path into nested objects when no claim has that name
+/// (Keycloak's `realm_access.roles`; a namespaced claim such as `https://example.com/groups` is
+/// found by its full name first).
+fn claim<'a>(claims: &'a Value, name: &str) -> Option<&'a Value> {
+    if let Some(v) = claims.get(name) {
+        return Some(v);
+    }
+    name.split('.').try_fold(claims, |v, part| v.get(part))
+}
+
