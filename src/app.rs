@@ -111,6 +111,7 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
         None => None,
     };
     let admin_settings = crate::listener::ListenSettings { tls: config.admin.tls.clone(), ..config.listen.clone() };
+    let authz_for_lifecycle = authz.clone();
     let admin_state = AdminState {
         pool: pool.clone(),
         api_keys,
@@ -127,6 +128,10 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
     let (proxy_addr, admin_addr) = (proxy.listener.local_addr().ok(), admin.listener.local_addr().ok());
     tracing::info!(proxy = ?proxy_addr, admin = ?admin_addr, "sluice serving");
 
+    let lifecycle = audit.sink.is_some().then(|| {
+        let since = control.clock.now_ms();
+        tokio::spawn(crate::authz::lifecycle::watch(authz_for_lifecycle.clone(), audit.clone(), control.clock.clone(), since, control.shutdown.clone()))
+    });
     let reloader = tokio::spawn(reload_on_signal(config.clone(), control.reload, server_tls, pool));
     let admin_task = tokio::spawn(admin.run(control.shutdown.clone()));
     // The accept loop runs as a task, not on the caller's future: on a single-threaded
@@ -134,6 +139,10 @@ pub async fn run(config: Config, listeners: Listeners, control: Control) -> Resu
     let _ = tokio::spawn(proxy.run(control.shutdown)).await;
     reloader.abort();
     let _ = admin_task.await;
+    // Its last look records the grants that started or ended before the end.
+    if let Some(task) = lifecycle {
+        let _ = task.await;
+    }
     // Every event queued before the listeners stopped is written and synced.
     let flushing = audit.clone();
     let _ = tokio::task::spawn_blocking(move || flushing.flush()).await;

@@ -208,3 +208,39 @@ async fn a_full_queue_in_block_mode_loses_nothing_and_rotation_keeps_every_event
         }
     }
 }
+
+#[tokio::test]
+async fn grants_starting_and_ending_on_time_are_on_record() {
+    let node = FakeNode::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = sluice::clock::parse_rfc3339("2026-11-23T10:00:00Z").unwrap();
+    let clock = sluice::clock::ManualClock::at_ms(t0);
+    let sluice = builder(&[node.url()], dir.path(), "").clock(clock.clone()).start().await;
+    let table = json!({"version": 3, "grants": [
+        {"id": "ops-311", "subject": {"user": "alice"}, "indices": [{"names": ["logs-*"], "privileges": ["read"]}],
+         "not_before": "2026-11-23T11:00:00Z", "expires_at": "2026-11-23T12:00:00Z", "reason": "ticket OPS-311"},
+        {"id": "short", "subject": {"group": "sre"}, "indices": [{"names": ["x"], "privileges": ["read"]}],
+         "expires_at": "2026-11-23T10:30:00Z"},
+        {"id": "later", "subject": {"user": "bob"}, "indices": [{"names": ["y"], "privileges": ["read"]}],
+         "expires_at": "2026-11-24T00:00:00Z"}]});
+    assert_eq!(admin(sluice.admin, "PUT", "/_sluice/grants", table).await.status, 200);
+    // Three hours pass with no request and no push; then Sluice stops.
+    clock.advance_ms(3 * 3_600_000);
+    sluice.stop().await;
+    let ev = events(dir.path());
+    let lifecycle: Vec<(String, String, String)> = ev
+        .iter()
+        .filter(|e| e["event"]["action"].as_str().is_some_and(|a| a.starts_with("grant.") && !a.contains("replace")))
+        .map(|e| (e["@timestamp"].as_str().unwrap().into(), e["event"]["action"].as_str().unwrap().into(), e["sluice"]["admin"]["grant"]["id"].as_str().unwrap().into()))
+        .collect();
+    let want = [
+        ("2026-11-23T10:30:00Z", "grant.end", "short"),
+        ("2026-11-23T11:00:00Z", "grant.start", "ops-311"),
+        ("2026-11-23T12:00:00Z", "grant.end", "ops-311"),
+    ];
+    assert_eq!(lifecycle, want.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())), "{ev:#?}");
+    let end = ev.iter().find(|e| e["event"]["action"] == "grant.end" && e["sluice"]["admin"]["grant"]["id"] == "ops-311").unwrap();
+    assert_eq!(end["sluice"]["admin"]["grant"]["reason"], "ticket OPS-311");
+    assert_eq!(end["sluice"]["admin"]["grant"]["subject"], json!({"user": "alice"}));
+    assert_eq!(end["user"]["name"], "sluice", "the clock ended it, not an admin");
+}

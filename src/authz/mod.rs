@@ -8,6 +8,7 @@ pub mod decide;
 pub mod engine;
 pub mod explain;
 pub mod has_privileges;
+pub mod lifecycle;
 pub mod narrow;
 pub mod seal;
 pub mod snapshot;
