@@ -7,15 +7,7 @@ use crate::classify::{self, path, Head};
 
 /// Percent-encodes an index expression for a path segment.
 fn encode(expr: &str) -> String {
-    let mut out = String::with_capacity(expr.len());
-    for b in expr.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.*,:+".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    path::encode(expr, b"-_.*,:+")
 }
 
 /// The request target with the index expression replaced by `expr`, or `None` when the API

@@ -78,6 +78,19 @@ pub fn pieces(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Percent-encodes every byte of `s` but ASCII letters, digits and those in `keep`.
+pub fn encode(s: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes (and `+` as a space in query strings); the result must be UTF-8.
 pub fn decode(s: &str, plus_as_space: bool) -> Result<Cow<'_, str>, String> {
     if !(has(s, b'%') || plus_as_space && has(s, b'+')) {

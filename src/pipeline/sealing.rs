@@ -174,15 +174,7 @@ fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 /// Every byte but RFC 3986's unreserved ones percent-encoded: safe in a path segment and a
 /// query value alike.
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::classify::path::encode(s, b"-._~")
 }
 
 #[cfg(test)]
