@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
-use super::bindings::{owner, Bindings};
+use super::bindings::{owner, Binding, Bindings};
 use super::decide::{decide, Decision};
 use super::snapshot::{compile_grant, CompiledGrant, Snapshot};
 use super::table::{Grant, GrantDoc, TableDoc};
@@ -201,25 +201,20 @@ impl Authorizer {
         self
     }
 
+    /// What a continuation id is bound to: read from a sealed id, or from the in-memory
+    /// bindings. `Err` completes "the … id …" in the caller's reason.
+    pub fn binding(&self, id: &str, now_ms: i64) -> Result<Arc<Binding>, String> {
+        match &self.sealer {
+            Some(sealer) => sealer.open(id, now_ms).map(|s| Arc::new(Binding { owner: s.owner, grants: s.grants })).map_err(|why| format!("is {why}")),
+            None => self.bindings.get(id).ok_or_else(|| "was not created through Sluice by this user".to_string()),
+        }
+    }
+
     /// A continuation id must be bound to this principal, by grants still live.
     fn check_continuations(&self, snap: &Snapshot, p: &Principal, c: &Classification, now_ms: i64) -> Result<(), String> {
         let me = owner(p);
-        if let Some(sealer) = &self.sealer {
-            for u in &c.uses {
-                let b = sealer.open(&u.id, now_ms).map_err(|why| format!("action [{}] is unauthorized for user [{}]: the {:?} id is {why}", c.api, p.user, u.kind))?;
-                if b.owner != me {
-                    return Err(format!("action [{}] is unauthorized for user [{}]: the {:?} id belongs to another user", c.api, p.user, u.kind));
-                }
-                if !b.grants.iter().any(|g| snap.by_id(g).is_some_and(|g| g.live(now_ms))) {
-                    return Err(format!("action [{}] is unauthorized for user [{}]: the grant that allowed this {:?} has ended", c.api, p.user, u.kind));
-                }
-            }
-            return Ok(());
-        }
         for u in &c.uses {
-            let Some(b) = self.bindings.get(&u.id) else {
-                return Err(format!("action [{}] is unauthorized for user [{}]: the {:?} id was not created through Sluice by this user", c.api, p.user, u.kind));
-            };
+            let b = self.binding(&u.id, now_ms).map_err(|why| format!("action [{}] is unauthorized for user [{}]: the {:?} id {why}", c.api, p.user, u.kind))?;
             if b.owner != me {
                 return Err(format!("action [{}] is unauthorized for user [{}]: the {:?} id belongs to another user", c.api, p.user, u.kind));
             }

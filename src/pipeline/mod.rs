@@ -307,11 +307,7 @@ impl Shared {
         if !d.grants.is_empty() {
             return d.grants.clone();
         }
-        let authz = &self.security.authz;
-        match &authz.sealer {
-            Some(sealer) => c.uses.iter().filter_map(|u| sealer.open(&u.id, now).ok()).flat_map(|b| b.grants).collect(),
-            None => c.uses.iter().filter_map(|u| authz.bindings.get(&u.id)).flat_map(|b| b.grants.clone()).collect(),
-        }
+        c.uses.iter().filter_map(|u| self.security.authz.binding(&u.id, now).ok()).flat_map(|b| b.grants.clone()).collect()
     }
 
     /// Phase 2: who is calling.
