@@ -26,8 +26,7 @@ pub fn has_privileges(snap: &Snapshot, p: &Principal, body: &Value, now_ms: i64)
     if let Some(k) = body.keys().find(|k| !matches!(k.as_str(), "cluster" | "index" | "application")) {
         return Err(format!("unknown field [{k}]"));
     }
-    let mine: Vec<&Arc<CompiledGrant>> = if snap.loaded { snap.for_principal(p) } else { Vec::new() };
-    let live: Vec<&Arc<CompiledGrant>> = mine.into_iter().filter(|g| g.live(now_ms)).collect();
+    let live = snap.live_for(p, now_ms);
     let mut all = true;
     let mut cluster = Map::new();
     for name in strings(body.get("cluster"), "cluster")? {
@@ -93,8 +92,7 @@ pub fn has_privileges(snap: &Snapshot, p: &Principal, body: &Value, now_ms: i64)
 /// response: cluster privileges, then each grant's index entries (`cluster:pattern` names
 /// under `remote_indices`).
 pub fn user_privileges(snap: &Snapshot, p: &Principal, now_ms: i64) -> Value {
-    let mine: Vec<&Arc<CompiledGrant>> = if snap.loaded { snap.for_principal(p) } else { Vec::new() };
-    let live: Vec<&Arc<CompiledGrant>> = mine.into_iter().filter(|g| g.live(now_ms)).collect();
+    let live = snap.live_for(p, now_ms);
     let (mut cluster, mut indices, mut remote) = (Vec::new(), Vec::new(), Vec::new());
     for g in &live {
         cluster.extend(g.doc.cluster.iter().cloned());

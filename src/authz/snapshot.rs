@@ -160,6 +160,14 @@ impl Snapshot {
         idx.into_iter().filter_map(|i| self.grants.get(i as usize)).collect()
     }
 
+    /// The principal's grants live at `now_ms`; none before a table was ever loaded.
+    pub fn live_for(&self, p: &Principal, now_ms: i64) -> Vec<&Arc<CompiledGrant>> {
+        if !self.loaded {
+            return Vec::new();
+        }
+        self.for_principal(p).into_iter().filter(|g| g.live(now_ms)).collect()
+    }
+
     pub fn by_id(&self, id: &str) -> Option<&Arc<CompiledGrant>> {
         self.by_id.get(id).and_then(|i| self.grants.get(*i as usize))
     }

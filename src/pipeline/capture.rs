@@ -13,7 +13,8 @@ use crate::authn::Principal;
 use crate::authz::Authorizer;
 use crate::body::{BodyError, ResBody};
 
-const WINDOW: usize = 64 * 1024;
+/// How much of a response is looked at for continuation ids (and held to seal them).
+pub(super) const WINDOW: usize = 64 * 1024;
 const KEYS: &[&str] = &["\"_scroll_id\"", "\"pit_id\"", "\"id\"", "\"cursor\""];
 
 pub struct Capture {

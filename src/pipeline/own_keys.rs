@@ -45,7 +45,7 @@ impl Shared {
         let authz = &self.security.authz;
         let snap = authz.snapshot();
         let bit = ClusterPriv::ManageOwnApiKey.bit();
-        let held = snap.loaded && snap.for_principal(p).iter().any(|g| g.live(now) && g.cluster_mask & bit != 0);
+        let held = snap.live_for(p, now).iter().any(|g| g.cluster_mask & bit != 0);
         if !held && authz.mode == crate::authz::Mode::Enforce {
             let reason = format!("action [{}] is unauthorized for user [{}], this action is granted by the cluster privileges [manage_own_api_key]", c.api, p.user);
             return Err(Failure::Forbidden { reason });
@@ -110,20 +110,20 @@ impl Shared {
     }
 
     async fn invalidate_own_keys(&self, p: &Principal, doc: &Value, now: i64) -> Result<Value, Failure> {
+        let mine = self.mine(p);
         let ids: Vec<String> = match (doc.get("ids").or_else(|| doc.get("id")), doc.get("name")) {
             (Some(Value::String(id)), _) => vec![id.clone()],
             (Some(Value::Array(a)), _) => a.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad("[ids] must hold strings"))).collect::<Result<_, _>>()?,
             (Some(_), _) => return Err(bad("[ids] must be a list of strings")),
-            (None, Some(Value::String(n))) => self.mine(p).into_iter().filter(|k| crate::authz::glob_match(n, &k.name)).map(|k| k.id).collect(),
-            (None, _) if doc.get("owner") == Some(&Value::Bool(true)) => self.mine(p).into_iter().map(|k| k.id).collect(),
+            (None, Some(Value::String(n))) => mine.iter().filter(|k| crate::authz::glob_match(n, &k.name)).map(|k| k.id.clone()).collect(),
+            (None, _) if doc.get("owner") == Some(&Value::Bool(true)) => mine.iter().map(|k| k.id.clone()).collect(),
             _ => return Err(bad("Validation Failed: 1: One of [api key id(s), api key name, owner] must be specified;")),
         };
-        let mine: Vec<String> = self.mine(p).into_iter().map(|k| k.id).collect();
         let (mut now_off, mut before, mut errors) = (Vec::new(), Vec::new(), Vec::new());
         let keys = &self.security.authn.api_keys;
         for id in ids {
             // Another owner's key is reported as not found, as Elasticsearch does for own keys.
-            match mine.contains(&id).then(|| keys.invalidate(&id)).flatten() {
+            match mine.iter().any(|k| k.id == id).then(|| keys.invalidate(&id)).flatten() {
                 Some(true) => now_off.push(id),
                 Some(false) => before.push(id),
                 None => errors.push(json!({"type": "resource_not_found_exception", "reason": format!("api key [{id}] not found")})),

@@ -10,14 +10,11 @@ use bytes::Bytes;
 use http::header;
 use http_body::{Body, Frame};
 
-use super::capture::id_spans;
+use super::capture::{id_spans, WINDOW};
 use crate::authz::seal::Sealer;
 use crate::authz::Authorizer;
 use crate::body::{BodyError, ReqBody, ResBody};
 use crate::classify::Classification;
-
-/// How much of a response is held to find its ids, as `capture` reads.
-const WINDOW: usize = 64 * 1024;
 
 /// A response whose continuation ids are replaced by sealed ones: the first `WINDOW` bytes
 /// (or the whole response, when shorter) are held, sealed, then everything streams on.
