@@ -7,35 +7,35 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::snapshot::Snapshot;
+use super::snapshot::{CompiledGrant, Snapshot};
 use super::Authorizer;
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 
 /// A grant crossing one of its boundaries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Crossing {
+#[derive(Debug, Clone)]
+pub struct Crossing<'a> {
     pub at_ms: i64,
     /// `grant.start` or `grant.end`.
     pub action: &'static str,
-    pub id: String,
+    pub grant: &'a CompiledGrant,
 }
 
 /// The boundaries grants of `snap` crossed in `(from_ms, to_ms]`, in time order. A grant that
 /// starts at or before `from_ms` is not reported as starting (it was live, or not yet in the
 /// table, when the previous look was taken).
-pub fn crossed(snap: &Snapshot, from_ms: i64, to_ms: i64) -> Vec<Crossing> {
+pub fn crossed(snap: &Snapshot, from_ms: i64, to_ms: i64) -> Vec<Crossing<'_>> {
     let within = |t: i64| from_ms < t && t <= to_ms;
     let mut out: Vec<Crossing> = Vec::new();
     for g in &snap.grants {
         if g.not_before != i64::MIN && within(g.not_before) {
-            out.push(Crossing { at_ms: g.not_before, action: "grant.start", id: g.doc.id.clone() });
+            out.push(Crossing { at_ms: g.not_before, action: "grant.start", grant: g });
         }
         if within(g.expires) {
-            out.push(Crossing { at_ms: g.expires, action: "grant.end", id: g.doc.id.clone() });
+            out.push(Crossing { at_ms: g.expires, action: "grant.end", grant: g });
         }
     }
-    out.sort_by(|a, b| (a.at_ms, a.action == "grant.start", &a.id).cmp(&(b.at_ms, b.action == "grant.start", &b.id)));
+    out.sort_by(|a, b| (a.at_ms, a.action == "grant.start", &a.grant.doc.id).cmp(&(b.at_ms, b.action == "grant.start", &b.grant.doc.id)));
     out
 }
 
@@ -64,8 +64,7 @@ pub async fn watch(authz: Arc<Authorizer>, audit: Arc<Audit>, clock: SharedClock
 
 fn record(audit: &Audit, snap: &Snapshot, from_ms: i64, to_ms: i64) {
     for c in crossed(snap, from_ms, to_ms) {
-        let Some(g) = snap.by_id(&c.id) else { continue };
-        let d = &g.doc;
+        let d = &c.grant.doc;
         let detail = json!({"grant": {"id": d.id, "subject": {d.subject.kind(): d.subject.value()}, "reason": d.reason,
                                        "not_before": d.not_before, "expires_at": d.expires_at}, "version": snap.version});
         audit.admin(c.at_ms, "sluice", c.action, true, detail);
@@ -94,7 +93,7 @@ mod tests {
         .unwrap();
         let snap = Snapshot::build(1, grants.iter().map(|g| Arc::new(compile_grant(g).unwrap())).collect());
         let t = |s: &str| crate::clock::parse_rfc3339(s).unwrap();
-        let got: Vec<(String, &str)> = crossed(&snap, t("2026-11-23T10:00:00Z"), t("2026-11-23T12:00:00Z")).into_iter().map(|c| (c.id, c.action)).collect();
+        let got: Vec<(String, &str)> = crossed(&snap, t("2026-11-23T10:00:00Z"), t("2026-11-23T12:00:00Z")).into_iter().map(|c| (c.grant.doc.id.clone(), c.action)).collect();
         // At 10:30 one ends and one starts: the end first. `late` ends after the window.
         assert_eq!(got, [("soon".into(), "grant.end"), ("same".into(), "grant.start"), ("late".into(), "grant.start"), ("same".into(), "grant.end")]);
         // Windows are half-open: nothing twice across consecutive looks.
