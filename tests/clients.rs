@@ -38,6 +38,12 @@ fn node_client() -> Option<std::path::PathBuf> {
     None
 }
 
+/// A grant to `user` on `logs-*` with `monitor` and `privileges`, live until 2100.
+fn logs_grant(id: &str, user: &str, privileges: &[&str]) -> Value {
+    json!({"id": id, "subject": {"user": user}, "cluster": ["monitor"],
+           "indices": [{"names": ["logs-*"], "privileges": privileges}], "expires_at": "2100-01-01T00:00:00Z"})
+}
+
 /// Runs a client script with `args` and returns the JSON object it prints.
 async fn drive(py: std::path::PathBuf, script: &str, args: Vec<String>) -> Value {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
@@ -52,10 +58,7 @@ async fn drive(py: std::path::PathBuf, script: &str, args: Vec<String>) -> Value
 async fn elasticsearch_py_with_compression_sees_per_item_decisions_and_denials() {
     let Some(py) = python() else { return };
     let node = FakeNode::start().await;
-    let table = json!({"version": 1, "grants": [
-        {"id": "w", "subject": {"user": "anonymous"}, "cluster": ["monitor"],
-         "indices": [{"names": ["logs-*"], "privileges": ["read", "write", "view_index_metadata"]}],
-         "expires_at": "2100-01-01T00:00:00Z"}]});
+    let table = json!({"version": 1, "grants": [logs_grant("w", "anonymous", &["read", "write", "view_index_metadata"])]});
     let sluice = SluiceBuilder::new(&[node.url()]).grants(table).start().await;
     let seen = drive(py, "es_py.py", vec![sluice.url()]).await;
     assert_eq!(seen["info"], "fake", "the product check passed and the root document came through");
@@ -77,11 +80,7 @@ async fn client_credential_options_and_continuations_bound_to_their_caller() {
     let dir = tempfile::tempdir().unwrap();
     let hash = sluice::authn::basic::hash_password("alice-pw").unwrap();
     std::fs::write(dir.path().join("users.toml"), format!("[[users]]\nname = \"alice\"\nhash = {hash:?}\ngroups = [\"ops\"]\n")).unwrap();
-    let live = |id: &str, user: &str, privileges: Value| {
-        json!({"id": id, "subject": {"user": user}, "cluster": ["monitor"],
-               "indices": [{"names": ["logs-*"], "privileges": privileges}], "expires_at": "2100-01-01T00:00:00Z"})
-    };
-    let mut table = json!({"version": 1, "grants": [live("a", "alice", json!(["read", "write", "view_index_metadata"])), live("b", "bob", json!(["read"]))]});
+    let mut table = json!({"version": 1, "grants": [logs_grant("a", "alice", &["read", "write", "view_index_metadata"]), logs_grant("b", "bob", &["read"])]});
     table["grants"][0]["cluster"] = json!(["monitor", "manage_own_api_key"]);
     let sluice = SluiceBuilder::new(&[node.url()])
         .no_anonymous()
@@ -128,10 +127,7 @@ async fn client_credential_options_and_continuations_bound_to_their_caller() {
 async fn elasticsearch_js_through_sealed_continuations() {
     let Some(installed) = node_client() else { return };
     let node = FakeNode::start().await;
-    let table = json!({"version": 1, "grants": [
-        {"id": "w", "subject": {"user": "bob"}, "cluster": ["monitor"],
-         "indices": [{"names": ["logs-*"], "privileges": ["read", "write", "view_index_metadata"]}],
-         "expires_at": "2100-01-01T00:00:00Z"}]});
+    let table = json!({"version": 1, "grants": [logs_grant("w", "bob", &["read", "write", "view_index_metadata"])]});
     let sluice = SluiceBuilder::new(&[node.url()])
         .no_anonymous()
         .env("TEST_ADMIN_TOKEN", "admin-secret-0123456789")
