@@ -98,11 +98,17 @@ fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), 
         // A search over a point in time reads the indices the point in time was opened on
         // (its binding says whose and by which grants), and Elasticsearch refuses one that also
         // names indices: a missing index is not `_all` here, and nothing is narrowed into the path.
-        if hits.iter().any(|h| h.top && h.key == "pit" && h.value.get("id").is_some_and(Value::is_string)) {
+        if hits.iter().any(|h| h.top && h.key == "pit" && names_point_in_time(&h.value)) {
             c.targets.retain(|t| t.source != "implicit:_all");
         }
     }
     Ok(())
+}
+
+/// Whether a search body's top-level `pit` value names a point in time (an object with a
+/// string `id`): the search then reads the point in time's indices.
+pub fn names_point_in_time(pit: &Value) -> bool {
+    pit.get("id").is_some_and(Value::is_string)
 }
 
 /// The top-level key a route field path starts with (`source` of `source.index`).

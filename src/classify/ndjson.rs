@@ -234,7 +234,7 @@ pub fn classify_msearch(c: &mut Classification, body: &[u8], kind: BodyKind, now
 /// it searches a point in time (a top-level `pit` with an `id`).
 pub fn msearch_body(c: &mut Classification, line: &[u8], kind: BodyKind, item: usize, now_ms: i64) -> Result<bool, Refusal> {
     let v = body::parse_json(line)?;
-    let over_pit = v.get("pit").and_then(|p| p.get("id")).is_some_and(Value::is_string);
+    let over_pit = v.get("pit").is_some_and(body::names_point_in_time);
     let before = c.targets.len();
     if kind == BodyKind::MsearchTemplate {
         body::inspect(c, BodyKind::Template, line, now_ms)?;
