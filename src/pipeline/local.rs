@@ -68,7 +68,7 @@ impl Shared {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(Failure::BadRequest { kind: "parse_exception", reason: "request body is required".into() });
         }
-        let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| Failure::BadRequest { kind: "parse_exception", reason: format!("request body is not valid JSON: {e}") })?;
+        let v = crate::classify::body::parse_json(body).map_err(Failure::Refused)?;
         crate::authz::has_privileges::has_privileges(&self.security.authz.snapshot(), p, &v, now).map_err(bad)
     }
 }

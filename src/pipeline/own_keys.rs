@@ -50,11 +50,8 @@ impl Shared {
             let reason = format!("action [{}] is unauthorized for user [{}], this action is granted by the cluster privileges [manage_own_api_key]", c.api, p.user);
             return Err(Failure::Forbidden { reason });
         }
-        let doc = if body.iter().all(u8::is_ascii_whitespace) {
-            json!({})
-        } else {
-            serde_json::from_slice(body).map_err(|e| Failure::BadRequest { kind: "parse_exception", reason: format!("request body is not valid JSON: {e}") })?
-        };
+        // An empty body reads as `{}`.
+        let doc = crate::classify::body::parse_json(body).map_err(Failure::Refused)?;
         let answer = match c.api {
             "security.create_api_key" => self.create_own_key(p, &doc, now).await?,
             "security.get_api_key" => self.get_own_keys(p, query),
