@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
+use sluice::pipeline::ids::{IdScanner, Piece};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use sluice::classify::{self, ndjson, Head};
 
@@ -71,5 +72,39 @@ fn scanner(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, search, scanner);
+/// A scroll page as Elasticsearch sends it: the id first, then the hits.
+fn scroll_page(bytes: usize) -> Bytes {
+    let mut out = String::from(r#"{"_scroll_id":"FGluY2x1ZGVfY29udGV4dF91dWlkDXF1ZXJ5QW5kRmV0Y2gBFkdx==","took":3,"timed_out":false,"hits":{"total":{"value":10000,"relation":"gte"},"hits":["#);
+    let mut i = 0u64;
+    while out.len() < bytes {
+        out.push_str(&format!(r#"{{"_index":"logs-2024.11","_id":"{i}","_score":1.0,"_source":{{"@timestamp":"2024-11-01T00:00:00Z","message":"GET /api/orders/{i} 200","service":{{"name":"checkout"}},"id":{i}}}}},"#));
+        i += 1;
+    }
+    out.push_str(r#"{}]}}"#);
+    Bytes::from(out)
+}
+
+fn continuation_ids(c: &mut Criterion) {
+    let page = scroll_page(5 << 20);
+    let chunks: Vec<Bytes> = (0..page.len()).step_by(64 << 10).map(|i| page.slice(i..(i + (64 << 10)).min(page.len()))).collect();
+    let mut g = c.benchmark_group("continuation ids");
+    g.throughput(Throughput::Bytes(page.len() as u64));
+    g.bench_function("scan 5 MB scroll page in 64 KiB chunks", |b| {
+        b.iter(|| {
+            let mut s = IdScanner::new();
+            let mut n = 0usize;
+            for ch in &chunks {
+                s.feed(ch, &mut |p| {
+                    if let Piece::Id(id) = p {
+                        n += id.len();
+                    }
+                });
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, search, scanner, continuation_ids);
 criterion_main!(benches);

@@ -337,6 +337,43 @@ async fn continuation_ids_are_bound_to_their_creator_and_grant() {
 }
 
 #[tokio::test]
+async fn sql_cursors_are_bound_after_a_long_page_and_from_headers() {
+    let env = Env::start("").await;
+    env.push(
+        1,
+        json!([
+            grant("ga", json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z"),
+            grant("gb", json!({"user": "bob"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z"),
+        ]),
+    )
+    .await;
+    let query = json!({"query": "SELECT * FROM \"logs-1\"", "fetch_size": 1000}).to_string();
+    let page = env.as_user("alice", "", "POST", "/_sql", &query).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.body.len() > 64 * 1024, "the cursor comes after a long page of rows: {}", page.body.len());
+    let cursor = page.json()["cursor"].as_str().unwrap().to_string();
+    let next = json!({"cursor": cursor}).to_string();
+    let got = env.as_user("alice", "", "POST", "/_sql", &next).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_403(&env.as_user("bob", "", "POST", "/_sql", &next).await, "another user");
+    // Text formats carry the cursor in a header.
+    let page = env.as_user("alice", "", "POST", "/_sql?format=txt", &query).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let next = json!({"cursor": page.headers["cursor"].to_str().unwrap()}).to_string();
+    let got = env.as_user("alice", "", "POST", "/_sql?format=txt", &next).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_403(&env.as_user("bob", "", "POST", "/_sql?format=txt", &next).await, "another user");
+    // Fields of a document named like continuation ids are data: the scroll's own id is bound,
+    // theirs are not.
+    let page = env.as_user("alice", "", "GET", "/logs-1/_search?scroll=1m&fake_lookalikes=1", "").await.json();
+    assert_eq!(page["hits"]["hits"][0]["_source"]["_scroll_id"], "doc-scroll");
+    let own = json!({"scroll_id": page["_scroll_id"]}).to_string();
+    assert_eq!(env.as_user("alice", "", "POST", "/_search/scroll", &own).await.status, 200);
+    let lookalike = json!({"scroll_id": "doc-scroll"}).to_string();
+    assert_403(&env.as_user("alice", "", "POST", "/_search/scroll", &lookalike).await, "not created through Sluice");
+}
+
+#[tokio::test]
 async fn explain_answers_with_classification_decision_and_grants() {
     let env = Env::start("").await;
     env.push(3, json!([grant("g-1842", json!({"user": "alice"}), &["logs-app-*"], &["read"], "2026-11-23T12:00:00Z")])).await;
@@ -491,6 +528,30 @@ async fn sealed_continuation_ids_hold_across_instances_and_restarts() {
     assert_eq!(got.json()["responses"][0]["status"], 200, "{}", got.text());
     let sent = String::from_utf8(node.last().body).unwrap();
     assert!(sent.starts_with("{}\n{") && sent.contains("\"pit-") && !sent.contains("sl1."), "{sent}");
+    // SQL cursors are sealed where they are, after a long page of rows or in a header, and
+    // fields of documents named like ids are left as they are.
+    let query = json!({"query": "SELECT * FROM \"logs-1\"", "fetch_size": 1000}).to_string();
+    let page = call(a.addr, "POST", "/_sql", &as_user("alice"), &query).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.headers.get("content-length").is_none_or(|n| n.to_str().unwrap() == page.body.len().to_string()));
+    let v = page.json();
+    assert_eq!(v["rows"].as_array().unwrap().len(), 1000);
+    assert_eq!(v["rows"][999][1], "cursor");
+    let cursor = v["cursor"].as_str().unwrap();
+    assert!(cursor.starts_with("sl1."), "{cursor}");
+    let got = call(b.addr, "POST", "/_sql", &as_user("alice"), &json!({"cursor": cursor}).to_string()).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let sent: Value = serde_json::from_slice(&node.last().body).unwrap();
+    assert!(sent["cursor"].as_str().unwrap().starts_with("sql-"), "{sent}");
+    let page = call(a.addr, "POST", "/_sql?format=txt", &as_user("alice"), &query).await;
+    let cursor = page.headers["cursor"].to_str().unwrap();
+    assert!(cursor.starts_with("sl1.") && page.text().starts_with("row 000000|cursor\n"), "{cursor}");
+    let got = call(b.addr, "POST", "/_sql?format=txt", &as_user("alice"), &json!({"cursor": cursor}).to_string()).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let page = call(a.addr, "GET", "/logs-1/_search?scroll=1m&fake_lookalikes=1", &as_user("alice"), "").await.json();
+    assert!(page["_scroll_id"].as_str().unwrap().starts_with("sl1."), "{page}");
+    let source = &page["hits"]["hits"][0]["_source"];
+    assert_eq!(*source, json!({"_scroll_id": "doc-scroll", "pit_id": "doc-pit", "cursor": "doc-cursor", "id": "doc-id"}));
     // The id dies with the grant that allowed it.
     clock.advance_ms(3_600_000);
     assert_403(&call(b.addr, "POST", "/_search", &as_user("alice"), &search).await, "unauthorized for user [alice]");

@@ -68,13 +68,15 @@ impl Shared {
         if s.binds && parts.status.is_success() {
             let grants = self.binding_grants(&s.decision, c, s.now);
             let authz = self.security.authz.clone();
-            if authz.sealer.is_some() {
+            if let Some(sealer) = &authz.sealer {
                 // The ids change length: the response is sent without its Content-Length.
                 parts.headers.remove(header::CONTENT_LENGTH);
                 let owner = crate::authz::bindings::owner(&s.principal);
+                sealing::seal_headers(sealer, &mut parts.headers, &owner, &grants, s.now);
                 let body = sealing::Seal::new(body, authz, owner, grants, s.now);
                 return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
             }
+            capture::Capture::bind_headers(&authz, &parts.headers, &s.principal, &grants);
             let body = capture::Capture::new(body, authz, s.principal, grants);
             return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
         }

@@ -12,6 +12,7 @@
 pub mod audit_body;
 mod answer;
 pub mod capture;
+pub mod ids;
 pub mod headers;
 pub mod inspect;
 pub mod items;

@@ -10,20 +10,21 @@ use bytes::Bytes;
 use http::header;
 use http_body::{Body, Frame};
 
-use super::capture::{id_spans, WINDOW};
+use super::ids::{IdScanner, Piece, ID_HEADERS};
 use crate::authz::seal::Sealer;
 use crate::authz::Authorizer;
 use crate::body::{BodyError, ReqBody, ResBody};
 use crate::classify::Classification;
 
-/// A response whose continuation ids are replaced by sealed ones: the first `WINDOW` bytes
-/// (or the whole response, when shorter) are held, sealed, then everything streams on.
+/// A response whose continuation ids (see `ids`) are replaced by sealed ones as it streams:
+/// only an id cut by a frame boundary is held until its end.
 pub struct Seal {
     inner: ResBody,
-    held: Vec<u8>,
-    /// A frame that arrived after the held bytes (trailers), sent after them.
+    scanner: IdScanner,
+    /// A frame that arrived after held bytes were let go (trailers), sent after them.
     stash: Option<Frame<Bytes>>,
-    streaming: bool,
+    /// The node's body has ended.
+    ended: bool,
     authz: Arc<Authorizer>,
     owner: String,
     grants: Vec<String>,
@@ -32,29 +33,36 @@ pub struct Seal {
 
 impl Seal {
     pub fn new(inner: ResBody, authz: Arc<Authorizer>, owner: String, grants: Vec<String>, now_ms: i64) -> Self {
-        Self { inner, held: Vec::new(), stash: None, streaming: false, authz, owner, grants, now_ms }
+        Self { inner, scanner: IdScanner::new(), stash: None, ended: false, authz, owner, grants, now_ms }
     }
 
-    fn release(&mut self) -> Frame<Bytes> {
-        self.streaming = true;
-        let held = std::mem::take(&mut self.held);
-        let Some(sealer) = &self.authz.sealer else { return Frame::data(held.into()) };
-        Frame::data(seal_ids(&held, |id| sealer.seal(&self.owner, &self.grants, id, self.now_ms)).into())
+    /// The bytes to send for `data` (or, with `None`, what the end of the body lets go).
+    fn reseal(&mut self, data: Option<&[u8]>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.map_or(0, <[u8]>::len) + 256);
+        let Self { scanner, authz, owner, grants, now_ms, .. } = self;
+        let mut put = |p: Piece<'_>| match p {
+            Piece::Pass(b) => out.extend_from_slice(b),
+            Piece::Id(id) => match (&authz.sealer, std::str::from_utf8(id)) {
+                (Some(sealer), Ok(id)) => out.extend_from_slice(sealer.seal(owner, grants, id, *now_ms).as_bytes()),
+                _ => out.extend_from_slice(id),
+            },
+        };
+        match data {
+            Some(d) => scanner.feed(d, &mut put),
+            None => scanner.finish(&mut put),
+        }
+        out
     }
 }
 
-/// `doc` with each continuation id replaced by `seal(id)`.
-pub fn seal_ids(doc: &[u8], seal: impl Fn(&str) -> String) -> Vec<u8> {
-    let mut out = Vec::with_capacity(doc.len() + 256);
-    let mut last = 0;
-    for (start, end) in id_spans(doc) {
-        let Ok(id) = std::str::from_utf8(&doc[start..end]) else { continue };
-        out.extend_from_slice(&doc[last..start]);
-        out.extend_from_slice(seal(id).as_bytes());
-        last = end;
+/// Seals the ids in the response's headers (text formats).
+pub fn seal_headers(sealer: &Sealer, headers: &mut http::HeaderMap, owner: &str, grants: &[String], now_ms: i64) {
+    for name in ID_HEADERS {
+        let Some(id) = headers.get(name).and_then(|v| v.to_str().ok()) else { continue };
+        if let Ok(v) = http::HeaderValue::from_str(&sealer.seal(owner, grants, id, now_ms)) {
+            headers.insert(name, v);
+        }
     }
-    out.extend_from_slice(&doc[last..]);
-    out
 }
 
 impl Body for Seal {
@@ -66,37 +74,38 @@ impl Body for Seal {
         if let Some(f) = this.stash.take() {
             return Poll::Ready(Some(Ok(f)));
         }
-        if this.streaming {
-            return Pin::new(&mut this.inner).poll_frame(cx);
+        if this.ended {
+            return Poll::Ready(None);
         }
         loop {
-            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            if this.scanner.done() {
+                return Pin::new(&mut this.inner).poll_frame(cx);
+            }
+            let (out, stash) = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(d) => {
-                        this.held.extend_from_slice(&d);
-                        if this.held.len() >= WINDOW {
-                            return Poll::Ready(Some(Ok(this.release())));
-                        }
-                    }
-                    Err(other) => {
-                        this.stash = Some(other);
-                        return Poll::Ready(Some(Ok(this.release())));
-                    }
+                    Ok(d) => (this.reseal(Some(&d)), None),
+                    Err(other) => (this.reseal(None), Some(other)),
                 },
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
-                    this.streaming = true;
-                    if this.held.is_empty() {
-                        return Poll::Ready(None);
-                    }
-                    return Poll::Ready(Some(Ok(this.release())));
+                    this.ended = true;
+                    let out = this.reseal(None);
+                    return Poll::Ready((!out.is_empty()).then(|| Ok(Frame::data(out.into()))));
                 }
+            };
+            if !out.is_empty() {
+                this.stash = stash;
+                return Poll::Ready(Some(Ok(Frame::data(out.into()))));
             }
+            if let Some(f) = stash {
+                return Poll::Ready(Some(Ok(f)));
+            }
+            // Nothing to send yet: an id goes on in the next frame.
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.held.is_empty() && self.stash.is_none() && self.inner.is_end_stream()
+        self.stash.is_none() && (self.ended || self.scanner.done() && self.inner.is_end_stream())
     }
 }
 
@@ -177,16 +186,6 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seals_each_id_in_place() {
-        let doc = br#"{"_scroll_id":"s1==","took":1,"hits":{"hits":[{"_source":{"id":"keep"}}]}}"#;
-        let out = seal_ids(doc, |id| format!("<{id}>"));
-        assert_eq!(String::from_utf8_lossy(&out), r#"{"_scroll_id":"<s1==>","took":1,"hits":{"hits":[{"_source":{"id":"keep"}}]}}"#);
-        let pit = br#"{"id":"p/1+","_shards":{}}"#;
-        assert_eq!(String::from_utf8_lossy(&seal_ids(pit, |id| format!("<{id}>"))), r#"{"id":"<p/1+>","_shards":{}}"#);
-        assert_eq!(seal_ids(b"{}", |_| String::new()), b"{}");
-    }
 
     #[test]
     fn encodes_and_replaces() {

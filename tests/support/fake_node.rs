@@ -269,14 +269,35 @@ async fn answer(method: &Method, uri: &http::Uri, headers: &HeaderMap, body: &[u
             es(StatusCode::OK, full(SEARCH.replacen('{', &format!(r#"{{"_scroll_id":"scroll-{}","#, next_id()), 1)))
         }
         _ if path.ends_with("/_search") && query_param(uri, "scroll").is_some() => {
-            es(StatusCode::OK, full(SEARCH.replacen('{', &format!(r#"{{"_scroll_id":"scroll-{}","#, next_id()), 1)))
+            // `fake_lookalikes`: a document holding fields named like continuation ids.
+            let page = if query_param(uri, "fake_lookalikes").is_some() { SEARCH_LOOKALIKES } else { SEARCH };
+            es(StatusCode::OK, full(page.replacen('{', &format!(r#"{{"_scroll_id":"scroll-{}","#, next_id()), 1)))
         }
+        (&Method::POST | &Method::GET, "/_sql", _) => sql_page(uri, body),
         _ if path.ends_with("/_search") => es(StatusCode::OK, full(SEARCH)),
         _ if path.ends_with("/_count") => es(StatusCode::OK, full(r#"{"count":3,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0}}"#)),
         _ if path.ends_with("/_mget") => es(StatusCode::OK, full(mget_response(path, body))),
         _ if path.ends_with("/_msearch") => es(StatusCode::OK, full(msearch_response(body))),
         _ => es(StatusCode::OK, full(r#"{"acknowledged":true}"#)),
     }
+}
+
+/// A page of SQL rows (`fetch_size` of them, 1,000 by default) and the cursor of the next,
+/// after the rows in JSON as Elasticsearch puts it, or in a `Cursor` header with `format=txt`.
+fn sql_page(uri: &http::Uri, body: &[u8]) -> Response<Body> {
+    let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let rows = req["fetch_size"].as_u64().unwrap_or(1000);
+    let cursor = format!("sql-{}", next_id());
+    if query_param(uri, "format").as_deref() == Some("txt") {
+        let text: String = (0..rows).map(|i| format!("row {i:06}|cursor\n")).collect();
+        let mut res = es(StatusCode::OK, full(text));
+        res.headers_mut().insert("content-type", "text/plain; charset=UTF-8".parse().unwrap());
+        res.headers_mut().insert("cursor", cursor.parse().unwrap());
+        return res;
+    }
+    let rows: Vec<String> = (0..rows).map(|i| format!(r#"["row {i:06} {}","cursor"]"#, "x".repeat(60))).collect();
+    let page = format!(r#"{{"columns":[{{"name":"cursor","type":"keyword"}}],"rows":[{}],"cursor":"{cursor}"}}"#, rows.join(","));
+    es(StatusCode::OK, full(page))
 }
 
 /// Distinct ids for scrolls and points in time.
@@ -293,6 +314,8 @@ pub fn pattern(n: usize) -> Vec<u8> {
 const INFO: &str = r#"{"name":"fake-node","cluster_name":"fake","cluster_uuid":"fAkEcLuStErUuId0000000","version":{"number":"8.15.0","build_flavor":"default","build_type":"tar","build_hash":"0","build_date":"2024-08-05T10:05:34.233336849Z","build_snapshot":false,"lucene_version":"9.11.1","minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}"#;
 
 const SEARCH: &str = r#"{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,"hits":[{"_index":"logs-app-1","_id":"1","_score":1.0,"_source":{"message":"hello"}}]}}"#;
+
+const SEARCH_LOOKALIKES: &str = r#"{"took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,"hits":[{"_index":"logs-app-1","_id":"1","_score":1.0,"_source":{"_scroll_id":"doc-scroll","pit_id":"doc-pit","cursor":"doc-cursor","id":"doc-id"}}]}}"#;
 
 fn path_index(path: &str) -> Option<String> {
     let first = path.trim_start_matches('/').split('/').next()?;
