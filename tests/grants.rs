@@ -329,6 +329,12 @@ async fn continuation_ids_are_bound_to_their_creator_and_grant() {
     assert_eq!(got.status, 200, "{}", got.text());
     assert_eq!(String::from_utf8(env.node.last().body).unwrap(), msearch);
     assert_eq!(got.json()["responses"][0]["status"], 200);
+    // The node answered with a new id for the point in time: bound like the one it replaces.
+    let new_pit = got.json()["responses"][0]["pit_id"].as_str().unwrap().to_string();
+    assert_eq!(new_pit, format!("{pit_id}+1"));
+    let again = json!({"pit": {"id": new_pit}}).to_string();
+    assert_eq!(env.as_user("alice", "", "POST", "/_search", &again).await.status, 200);
+    assert_403(&env.as_user("bob", "", "POST", "/_search", &again).await, "another user");
     let got = env.as_user("bob", "", "POST", "/_msearch", &msearch).await;
     assert_eq!(got.json()["responses"][0]["status"], 403, "another user's point in time, in an msearch");
     // They die with the grant that allowed them.
@@ -528,6 +534,20 @@ async fn sealed_continuation_ids_hold_across_instances_and_restarts() {
     assert_eq!(got.json()["responses"][0]["status"], 200, "{}", got.text());
     let sent = String::from_utf8(node.last().body).unwrap();
     assert!(sent.starts_with("{}\n{") && sent.contains("\"pit-") && !sent.contains("sl1."), "{sent}");
+    // The msearch answer's new id for the point in time is sealed too, and opens anywhere, also
+    // after a search denied and put back before it (and with the answer gzipped).
+    let two = format!("{{\"index\":\"secret\"}}\n{{}}\n{{}}\n{search}\n");
+    let gz = [("x-user", "alice"), ("content-type", "application/x-ndjson"), ("accept-encoding", "gzip")];
+    let got = call(a.addr, "POST", "/_msearch", &gz, &two).await;
+    assert_eq!(got.headers.get("content-encoding"), None);
+    let answers = got.json()["responses"].clone();
+    assert_eq!((answers[0]["status"].as_u64(), answers[1]["status"].as_u64()), (Some(403), Some(200)), "{answers}");
+    let renewed = answers[1]["pit_id"].as_str().unwrap();
+    assert!(renewed.starts_with("sl1.") && renewed != pit_id, "{renewed}");
+    let got = call(b.addr, "POST", "/_search", &as_user("alice"), &json!({"pit": {"id": renewed}}).to_string()).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let sent: Value = serde_json::from_slice(&node.last().body).unwrap();
+    assert!(sent["pit"]["id"].as_str().unwrap().ends_with("+1"), "{sent}");
     // SQL cursors are sealed where they are, after a long page of rows or in a header, and
     // fields of documents named like ids are left as they are.
     let query = json!({"query": "SELECT * FROM \"logs-1\"", "fetch_size": 1000}).to_string();

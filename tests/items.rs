@@ -260,4 +260,17 @@ async fn a_node_that_compresses_anyway_has_its_response_decompressed_and_rewritt
     // Nothing denied: nothing to rewrite, the compressed response passes as it came.
     let got = c.fetch(client::req("POST", sluice.addr, "/_bulk", full("{\"index\":{\"_index\":\"logs-1\"}}\n{}\n"))).await;
     assert_eq!(got.headers.get("content-encoding").unwrap(), "gzip");
+    // Continuation ids are read from compressed answers too: a point in time, and the new id
+    // an msearch over it hands out, are bound and honoured.
+    let pit = c.fetch(client::req("POST", sluice.addr, "/logs-1/_pit?keep_alive=1m", full(""))).await;
+    assert_eq!((pit.status, pit.headers.get("content-encoding")), (200, None), "{}", pit.text());
+    let pit_id = pit.json()["id"].as_str().unwrap().to_string();
+    let search = format!("{{}}\n{{\"pit\":{{\"id\":\"{pit_id}\"}}}}\n");
+    let got = c.fetch(client::req("POST", sluice.addr, "/_msearch", full(search))).await;
+    assert_eq!((got.status, got.headers.get("content-encoding")), (200, None), "{}", got.text());
+    let renewed = got.json()["responses"][0]["pit_id"].as_str().unwrap().to_string();
+    assert_eq!(renewed, format!("{pit_id}+1"));
+    let again = format!("{{\"pit\":{{\"id\":\"{renewed}\"}}}}");
+    let got = c.fetch(client::req("POST", sluice.addr, "/_search", full(again))).await;
+    assert_eq!(got.status, 200, "{}", got.text());
 }

@@ -11,7 +11,8 @@ use http_body_util::BodyExt;
 use super::inspect::Verdict;
 use super::record::Ctx;
 use super::respond::Failure;
-use super::{capture, header_str, items, rewrite, sealing, Shared};
+use super::{capture, header_str, items, msearch_ids, rewrite, sealing, Shared};
+use super::ids::IdScanner;
 use crate::authn::Principal;
 use crate::body::ResBody;
 use crate::classify::routes::BodyKind;
@@ -51,29 +52,43 @@ impl Shared {
             self.record_items(items, ctx);
             if denied {
                 parts.headers.remove(header::CONTENT_LENGTH);
-                let enc = header_str(&parts.headers, header::CONTENT_ENCODING);
-                match items::Decoder::for_encoding(enc) {
-                    Ok(None) => {}
-                    Ok(Some(decoder)) => {
-                        parts.headers.remove(header::CONTENT_ENCODING);
-                        body = ResBody::Boxed(rewrite::Inflate::new(body, decoder).boxed_unsync());
-                    }
-                    // Denied items cannot be put back into a body Sluice cannot read.
-                    Err(_) => return Err(Failure::NodeFailed),
-                }
+                // Denied items cannot be put back into a body Sluice cannot read.
+                body = decoded(&mut parts, body).map_err(|_| Failure::NodeFailed)?;
                 ctx.outcome = Outcome::Allowed;
                 body = ResBody::Boxed(rewrite::Rewrite::new(body, shape, items).boxed_unsync());
             }
+        }
+        let pits = s.items.as_ref().and_then(|i| i.lock().ok().map(|l| l.pits.clone())).unwrap_or_default();
+        if (s.binds || !pits.is_empty()) && parts.status.is_success() {
+            if self.security.authz.sealer.is_some() || parts.headers.contains_key(header::CONTENT_ENCODING) {
+                // The ids change length, or the body is decompressed: no Content-Length.
+                parts.headers.remove(header::CONTENT_LENGTH);
+            }
+            // Ids are read from plain JSON (the node was asked for it, but may compress anyway);
+            // in an encoding Sluice cannot read the body passes as it is, and its ids will be
+            // refused.
+            body = match decoded(&mut parts, body) {
+                Ok(plain) => plain,
+                Err(as_is) => return Ok(Response::from_parts(parts, as_is)),
+            };
+        }
+        if !pits.is_empty() && parts.status.is_success() {
+            // An msearch over points in time: its answers' `pit_id`s get their searches' bindings.
+            let authz = self.security.authz.clone();
+            let grants = pits
+                .iter()
+                .map(|(pos, used)| (*pos, used.iter().filter_map(|id| authz.binding(id, s.now).ok()).flat_map(|b| b.grants.clone()).collect()))
+                .collect();
+            let body = sealing::Seal::new(body, msearch_ids::MsearchIds::new(), authz, s.principal, sealing::Grants::ByPos(grants), s.now);
+            return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
         }
         if s.binds && parts.status.is_success() {
             let grants = self.binding_grants(&s.decision, c, s.now);
             let authz = self.security.authz.clone();
             if let Some(sealer) = &authz.sealer {
-                // The ids change length: the response is sent without its Content-Length.
-                parts.headers.remove(header::CONTENT_LENGTH);
                 let owner = crate::authz::bindings::owner(&s.principal);
                 sealing::seal_headers(sealer, &mut parts.headers, &owner, &grants, s.now);
-                let body = sealing::Seal::new(body, authz, owner, grants, s.now);
+                let body = sealing::Seal::new(body, IdScanner::new(), authz, s.principal, sealing::Grants::All(grants), s.now);
                 return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
             }
             capture::Capture::bind_headers(&authz, &parts.headers, &s.principal, &grants);
@@ -81,6 +96,20 @@ impl Shared {
             return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
         }
         Ok(Response::from_parts(parts, body))
+    }
+}
+
+/// The response body decompressed (its Content-Encoding removed); given back as it is, as
+/// the error, in an encoding Sluice does not read.
+fn decoded(parts: &mut http::response::Parts, body: ResBody) -> Result<ResBody, ResBody> {
+    let enc = header_str(&parts.headers, header::CONTENT_ENCODING);
+    match items::Decoder::for_encoding(enc) {
+        Ok(None) => Ok(body),
+        Ok(Some(decoder)) => {
+            parts.headers.remove(header::CONTENT_ENCODING);
+            Ok(ResBody::Boxed(rewrite::Inflate::new(body, decoder).boxed_unsync()))
+        }
+        Err(_) => Err(body),
     }
 }
 

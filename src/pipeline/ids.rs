@@ -27,14 +27,36 @@ pub enum Piece<'a> {
     Id(&'a [u8]),
 }
 
+/// Reads a response for continuation ids as it streams: hands back its bytes as pieces, each
+/// id with the position of the answer it belongs to (for an msearch; `None` otherwise).
+pub trait Scanner: Send + Unpin + 'static {
+    fn feed_at(&mut self, chunk: &[u8], emit: &mut dyn FnMut(Option<usize>, Piece<'_>));
+    /// The end of the response: an id cut short is handed back unchanged.
+    fn finish_at(&mut self, emit: &mut dyn FnMut(Option<usize>, Piece<'_>));
+    /// Nothing more to look for: the rest streams as it comes.
+    fn done(&self) -> bool;
+}
+
+impl Scanner for IdScanner {
+    fn feed_at(&mut self, chunk: &[u8], emit: &mut dyn FnMut(Option<usize>, Piece<'_>)) {
+        self.feed(chunk, &mut |p| emit(None, p));
+    }
+    fn finish_at(&mut self, emit: &mut dyn FnMut(Option<usize>, Piece<'_>)) {
+        self.finish(&mut |p| emit(None, p));
+    }
+    fn done(&self) -> bool {
+        IdScanner::done(self)
+    }
+}
+
 /// Where a byte at depth 1 (inside the top-level object, outside any string) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum At {
+pub(super) enum At {
     /// The next string is a key.
     Key,
     /// Inside a key's string.
     InKey,
-    /// After a key, before its colon: whether the key names an id.
+    /// After a key, before its colon: whether the key is one looked for.
     Colon(bool),
     /// After the colon, before the value.
     Value(bool),
@@ -88,6 +110,13 @@ impl IdScanner {
     /// Reads one chunk, handing back its bytes as pieces (an id that started in an earlier
     /// chunk comes back whole, in the chunk where it ends).
     pub fn feed(&mut self, chunk: &[u8], emit: &mut impl FnMut(Piece<'_>)) {
+        let end = self.scan(chunk, emit);
+        emit_nonempty(emit, &chunk[end..]);
+    }
+
+    /// As `feed`, up to the end of the top-level value: returns how much of `chunk` was read
+    /// (and handed back).
+    pub fn scan(&mut self, chunk: &[u8], emit: &mut impl FnMut(Piece<'_>)) -> usize {
         let mut from = 0; // the first byte of `chunk` not yet handed back
         let mut i = 0;
         while i < chunk.len() && !self.done {
@@ -157,8 +186,9 @@ impl IdScanner {
             i += 1;
         }
         if !self.collecting {
-            emit_nonempty(emit, &chunk[from..]);
+            emit_nonempty(emit, &chunk[from..i]);
         }
+        i
     }
 
     /// The end of the response: an id cut short is handed back unchanged.

@@ -34,6 +34,9 @@ pub struct DeniedItem {
 pub struct ItemLog {
     pub total: usize,
     pub denied: Vec<DeniedItem>,
+    /// The allowed msearch searches over a point in time: position, and the ids they used
+    /// (as the client sent them), so the `pit_id`s of their answers get the same binding.
+    pub pits: Vec<(usize, Vec<String>)>,
 }
 
 pub type SharedLog = Arc<Mutex<ItemLog>>;
@@ -313,6 +316,11 @@ impl ItemsBody {
                     c.targets.extend(names.into_iter().map(|index| Target { index, privileges: &[IndexPriv::Read], source: "path:{index}".into() }));
                 }
                 let verdict = (self.check)(&c);
+                if verdict.is_ok() && !c.uses.is_empty() {
+                    if let Ok(mut l) = self.log.lock() {
+                        l.pits.push((self.item, c.uses.iter().map(|u| u.id.clone()).collect()));
+                    }
+                }
                 let line = match (&self.unseal, verdict.is_ok() && !c.uses.is_empty()) {
                     (Some(unseal), true) => unseal(&c, &line).map_or(line, Bytes::from),
                     _ => line,

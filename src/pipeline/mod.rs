@@ -13,6 +13,7 @@ pub mod audit_body;
 mod answer;
 pub mod capture;
 pub mod ids;
+pub mod msearch_ids;
 pub mod headers;
 pub mod inspect;
 pub mod items;

@@ -245,7 +245,7 @@ mod tests {
     }
 
     fn run(shape: Shape, body: &str, d: Vec<DeniedItem>, split: usize) -> serde_json::Value {
-        let log = Arc::new(Mutex::new(super::super::items::ItemLog { total: 0, denied: d }));
+        let log = Arc::new(Mutex::new(super::super::items::ItemLog { total: 0, denied: d, ..Default::default() }));
         let mut r = Rewrite::new(ResBody::empty(), shape, &log);
         let mut out = Vec::new();
         for c in body.as_bytes().chunks(split) {
@@ -305,7 +305,7 @@ mod props {
             }
             let items: Vec<String> = (0..node_items).map(|i| format!(r#"{{"index":{{"_index":"ok","_id":"n{i}","status":201,"x":"]}},["}}}}"#)).collect();
             let body = format!(r#"{{"took":1,"errors":false,"items":[{}]}}"#, items.join(","));
-            let log = Arc::new(Mutex::new(super::super::items::ItemLog { total, denied: denied.clone() }));
+            let log = Arc::new(Mutex::new(super::super::items::ItemLog { total, denied: denied.clone(), ..Default::default() }));
             let mut r = Rewrite::new(ResBody::empty(), Shape::Bulk, &log);
             let mut out = Vec::new();
             for c in body.as_bytes().chunks(split) {

@@ -10,46 +10,71 @@ use bytes::Bytes;
 use http::header;
 use http_body::{Body, Frame};
 
-use super::ids::{IdScanner, Piece, ID_HEADERS};
+use super::ids::{Piece, Scanner, ID_HEADERS};
+use crate::authn::Principal;
 use crate::authz::seal::Sealer;
 use crate::authz::Authorizer;
 use crate::body::{BodyError, ReqBody, ResBody};
 use crate::classify::Classification;
 
-/// A response whose continuation ids (see `ids`) are replaced by sealed ones as it streams:
-/// only an id cut by a frame boundary is held until its end.
-pub struct Seal {
+/// The grants an id found in a response is given (with the caller as its owner).
+pub enum Grants {
+    /// Those of the request.
+    All(Vec<String>),
+    /// Per answer of an msearch: those its search's point in time was bound to. An id in any
+    /// other answer is left as it is.
+    ByPos(Vec<(usize, Vec<String>)>),
+}
+
+impl Grants {
+    fn at(&self, pos: Option<usize>) -> Option<&[String]> {
+        match self {
+            Grants::All(g) => Some(g),
+            Grants::ByPos(by) => by.iter().find(|(at, _)| Some(*at) == pos).map(|(_, g)| g.as_slice()),
+        }
+    }
+}
+
+/// A response whose continuation ids are sealed for their owner as it streams (without a
+/// secret: bound to the owner, and passed as they are). Only an id cut by a frame boundary
+/// is held until its end.
+pub struct Seal<S> {
     inner: ResBody,
-    scanner: IdScanner,
+    scanner: S,
+    authz: Arc<Authorizer>,
+    principal: Arc<Principal>,
+    grants: Grants,
+    now_ms: i64,
     /// A frame that arrived after held bytes were let go (trailers), sent after them.
     stash: Option<Frame<Bytes>>,
     /// The node's body has ended.
     ended: bool,
-    authz: Arc<Authorizer>,
-    owner: String,
-    grants: Vec<String>,
-    now_ms: i64,
 }
 
-impl Seal {
-    pub fn new(inner: ResBody, authz: Arc<Authorizer>, owner: String, grants: Vec<String>, now_ms: i64) -> Self {
-        Self { inner, scanner: IdScanner::new(), stash: None, ended: false, authz, owner, grants, now_ms }
+impl<S: Scanner> Seal<S> {
+    pub fn new(inner: ResBody, scanner: S, authz: Arc<Authorizer>, principal: Arc<Principal>, grants: Grants, now_ms: i64) -> Self {
+        Self { inner, scanner, authz, principal, grants, now_ms, stash: None, ended: false }
     }
 
-    /// The bytes to send for `data` (or, with `None`, what the end of the body lets go).
-    fn reseal(&mut self, data: Option<&[u8]>) -> Vec<u8> {
+    /// The bytes to send for `data`, or with `None` what the end of the body lets go.
+    fn rewrite(&mut self, data: Option<&[u8]>) -> Vec<u8> {
         let mut out = Vec::with_capacity(data.map_or(0, <[u8]>::len) + 256);
-        let Self { scanner, authz, owner, grants, now_ms, .. } = self;
-        let mut put = |p: Piece<'_>| match p {
+        let Self { scanner, authz, principal, grants, now_ms, .. } = self;
+        let owner = crate::authz::bindings::owner(principal);
+        let mut put = |pos: Option<usize>, p: Piece<'_>| match p {
             Piece::Pass(b) => out.extend_from_slice(b),
-            Piece::Id(id) => match (&authz.sealer, std::str::from_utf8(id)) {
-                (Some(sealer), Ok(id)) => out.extend_from_slice(sealer.seal(owner, grants, id, *now_ms).as_bytes()),
-                _ => out.extend_from_slice(id),
+            Piece::Id(raw) => match (grants.at(pos), std::str::from_utf8(raw), &authz.sealer) {
+                (Some(g), Ok(id), Some(sealer)) => out.extend_from_slice(sealer.seal(&owner, g, id, *now_ms).as_bytes()),
+                (Some(g), Ok(id), None) => {
+                    authz.bindings.bind(id, principal, g.to_vec());
+                    out.extend_from_slice(raw);
+                }
+                _ => out.extend_from_slice(raw),
             },
         };
         match data {
-            Some(d) => scanner.feed(d, &mut put),
-            None => scanner.finish(&mut put),
+            Some(d) => scanner.feed_at(d, &mut put),
+            None => scanner.finish_at(&mut put),
         }
         out
     }
@@ -65,7 +90,7 @@ pub fn seal_headers(sealer: &Sealer, headers: &mut http::HeaderMap, owner: &str,
     }
 }
 
-impl Body for Seal {
+impl<S: Scanner> Body for Seal<S> {
     type Data = Bytes;
     type Error = BodyError;
 
@@ -83,13 +108,13 @@ impl Body for Seal {
             }
             let (out, stash) = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(d) => (this.reseal(Some(&d)), None),
-                    Err(other) => (this.reseal(None), Some(other)),
+                    Ok(d) => (this.rewrite(Some(&d)), None),
+                    Err(other) => (this.rewrite(None), Some(other)),
                 },
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
                     this.ended = true;
-                    let out = this.reseal(None);
+                    let out = this.rewrite(None);
                     return Poll::Ready((!out.is_empty()).then(|| Ok(Frame::data(out.into()))));
                 }
             };

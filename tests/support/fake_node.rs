@@ -364,13 +364,20 @@ fn mget_response(path: &str, body: &[u8]) -> String {
     serde_json::json!({ "docs": docs }).to_string()
 }
 
+/// One answer per search; a search over a point in time gets a new `pit_id` (`<id>+1`), as
+/// Elasticsearch may hand out.
 fn msearch_response(body: &[u8]) -> String {
-    let n = body.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count() / 2;
+    let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).collect();
     let one: serde_json::Value = serde_json::from_str(SEARCH).unwrap();
-    let responses: Vec<_> = (0..n).map(|_| {
-        let mut r = one.clone();
-        r["status"] = 200.into();
-        r
+    let responses: Vec<_> = lines.chunks(2).filter(|p| p.len() == 2).map(|pair| {
+        let search: serde_json::Value = serde_json::from_slice(pair[1]).unwrap_or_default();
+        let mut r = serde_json::Map::new();
+        if let Some(pit) = search["pit"]["id"].as_str() {
+            r.insert("pit_id".into(), format!("{pit}+1").into());
+        }
+        r.extend(one.as_object().cloned().unwrap_or_default());
+        r.insert("status".into(), 200.into());
+        serde_json::Value::Object(r)
     }).collect();
     serde_json::json!({ "took": 1, "responses": responses }).to_string()
 }
