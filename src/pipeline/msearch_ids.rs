@@ -160,16 +160,21 @@ impl Scanner for MsearchIds {
 mod tests {
     use super::*;
 
-    /// `doc` fed in chunks of `size`: the output with each id as `<pos:id>`, and the ids.
-    fn run(doc: &[u8], size: usize) -> (String, Vec<(usize, String)>) {
-        let mut out = Vec::new();
+    /// `doc` fed in chunks of `size`: the output with each id as `<pos:id>`, the ids, and the
+    /// output with the ids as they were.
+    fn run(doc: &[u8], size: usize) -> (String, Vec<(usize, String)>, Vec<u8>) {
+        let (mut out, mut raw) = (Vec::new(), Vec::new());
         let mut ids = Vec::new();
         let mut m = MsearchIds::new();
         let mut put = |pos: Option<usize>, p: Piece<'_>| match p {
-            Piece::Pass(b) => out.extend_from_slice(b),
+            Piece::Pass(b) => {
+                out.extend_from_slice(b);
+                raw.extend_from_slice(b);
+            }
             Piece::Id(id) => {
                 let pos = pos.unwrap_or(usize::MAX);
                 out.extend_from_slice(format!("<{pos}:{}>", String::from_utf8_lossy(id)).as_bytes());
+                raw.extend_from_slice(id);
                 ids.push((pos, String::from_utf8_lossy(id).into_owned()));
             }
         };
@@ -177,7 +182,7 @@ mod tests {
             m.feed(c, &mut put);
         }
         m.finish(&mut put);
-        (String::from_utf8(out).unwrap_or_default(), ids)
+        (String::from_utf8(out).unwrap_or_default(), ids, raw)
     }
 
     #[test]
@@ -185,19 +190,38 @@ mod tests {
         let doc = br#"{"took":3,"responses":[{"pit_id":"p0","hits":{"hits":[{"_source":{"pit_id":"doc"}}]},"status":200},{"error":{"type":"x"},"status":403},{"took":1,"pit_id":"p2=="}],"pit_id":"not a search's"}"#;
         let want = r#"{"took":3,"responses":[{"pit_id":"<0:p0>","hits":{"hits":[{"_source":{"pit_id":"doc"}}]},"status":200},{"error":{"type":"x"},"status":403},{"took":1,"pit_id":"<2:p2==>"}],"pit_id":"not a search's"}"#;
         for size in 1..doc.len() {
-            let (out, ids) = run(doc, size);
+            let (out, ids, _) = run(doc, size);
             assert_eq!(out, want, "chunks of {size}");
             assert_eq!(ids, vec![(0, "p0".to_string()), (2, "p2==".to_string())]);
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes and the chunking: every byte handed back once, in order, and the
+        /// same ids found.
+        #[test]
+        fn hands_back_every_byte_whatever_the_chunking(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "{", "}", "[", "]", ",", ":", "\"", "\\", "\"responses\"", "\"pit_id\"", "\"id\"", "\"p1\"", "1", " ",
+            ]), 0..40),
+            size in 1usize..9,
+        ) {
+            let doc = parts.concat();
+            let (whole, ids, _) = run(doc.as_bytes(), doc.len().max(1));
+            let (chunked, ids_chunked, raw) = run(doc.as_bytes(), size);
+            proptest::prop_assert_eq!(&whole, &chunked);
+            proptest::prop_assert_eq!(&ids, &ids_chunked);
+            proptest::prop_assert_eq!(raw, doc.into_bytes());
         }
     }
 
     #[test]
     fn reads_only_the_responses_array() {
         for doc in [&br#"{"other":[{"pit_id":"no"}],"responses":{"pit_id":"no"}}"#[..], br#"{"respons\u0065s":[{"pit_id":"no"}]}"#, b"[{}]", b"oops"] {
-            let (out, ids) = run(doc, 3);
+            let (out, ids, _) = run(doc, 3);
             assert_eq!((out.as_bytes(), ids.len()), (doc, 0));
         }
-        let (out, ids) = run(br#"{"responses":[{"pit_id":"cut"#, 4);
+        let (out, ids, _) = run(br#"{"responses":[{"pit_id":"cut"#, 4);
         assert_eq!((out.as_str(), ids.len()), (r#"{"responses":[{"pit_id":"cut"#, 0));
     }
 }
