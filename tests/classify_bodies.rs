@@ -164,6 +164,12 @@ fn other_bodies() {
         ("POST", "/logs/_rank_eval", Some(r#"{"requests":[{"id":"q","request":{"query":{"match_all":{}}},"ratings":[{"_index":"other","_id":"1","rating":1}]}]}"#),
             &["logs:read", "other:read"]),
         ("POST", "/_snapshot/repo/snap/_restore", Some(r#"{"indices":"logs-*"}"#), &["logs-*:create_index+manage"]),
+        // Restoring every index of the snapshot, or under names a pattern makes: any index.
+        ("POST", "/_snapshot/repo/snap/_restore", None, &["*:create_index+manage"]),
+        ("POST", "/_snapshot/repo/snap/_restore", Some("{}"), &["*:create_index+manage"]),
+        ("POST", "/_snapshot/repo/snap/_restore", Some(r#"{"indices":[],"include_global_state":false}"#), &["*:create_index+manage"]),
+        ("POST", "/_snapshot/repo/snap/_restore", Some(r#"{"indices":"logs-1","rename_pattern":"(.+)","rename_replacement":"secret-$1"}"#), &["logs-1:create_index+manage", "*:create_index+manage"]),
+        ("POST", "/_snapshot/repo/snap/_restore", Some("[]"), &["refused:400:request body must be a JSON object"]),
         ("PUT", "/_transform/t1", Some(r#"{"source":{"index":"src"},"dest":{"index":"dst"},"pivot":{}}"#), &["src:read+view_index_metadata", "dst:create_index+index"]),
         ("PUT", "/_enrich/policy/p", Some(r#"{"match":{"indices":"users","match_field":"id","enrich_fields":["n"]}}"#), &["users:read"]),
         ("POST", "/_scripts/painless/_execute", Some(r#"{"script":{"source":"1"},"context":"score","context_setup":{"index":"logs","document":{}}}"#), &["logs:read"]),

@@ -578,6 +578,24 @@ async fn sealed_continuation_ids_hold_across_instances_and_restarts() {
 }
 
 #[tokio::test]
+async fn a_snapshot_restore_needs_every_index_it_may_create() {
+    let env = Env::start("").await;
+    let mut g = grant("g-ops", json!({"user": "ops"}), &["logs-*"], &["create_index", "manage"], "2026-11-23T12:00:00Z");
+    g["cluster"] = json!(["manage"]);
+    env.push(1, json!([g])).await;
+    let restore = |body: &'static str| env.as_user("ops", "", "POST", "/_snapshot/repo/snap-1/_restore", body);
+    let got = restore(r#"{"indices":"logs-2024.11.01"}"#).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(env.node.last().target, "/_snapshot/repo/snap-1/_restore");
+    let forwarded = env.node.count();
+    // Every index of the snapshot, or names a pattern makes: not covered by logs-*.
+    assert_403(&restore("").await, "[*]");
+    assert_403(&restore(r#"{"include_global_state":false}"#).await, "[*]");
+    assert_403(&restore(r#"{"indices":"logs-1","rename_pattern":"(.+)","rename_replacement":"secret-$1"}"#).await, "[*]");
+    assert_eq!(env.node.count(), forwarded, "nothing refused reached the node");
+}
+
+#[tokio::test]
 async fn one_grant_by_its_percent_encoded_id() {
     let env = Env::start("").await;
     env.push(1, json!([])).await;

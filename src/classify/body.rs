@@ -27,6 +27,9 @@ pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64)
         // A token for the user the cluster sees, which is Sluice's service account.
         return Err(Refusal::bad("a client_credentials token through Sluice would be a token for Sluice's service account"));
     }
+    if c.api == "snapshot.restore" {
+        return restore(c, body, now_ms);
+    }
     if kind == BodyKind::Json {
         return inspect_json(c, body, now_ms);
     }
@@ -50,6 +53,30 @@ pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64)
         BodyKind::Sql | BodyKind::Esql | BodyKind::Ppl => query_text(c, kind, &v, now_ms)?,
         BodyKind::Continuation => continuation(c, &v)?,
         BodyKind::None | BodyKind::Bulk | BodyKind::Msearch | BodyKind::MsearchTemplate => {}
+    }
+    Ok(())
+}
+
+/// A snapshot restore creates (or overwrites) the indices it restores: those in `indices`;
+/// every index in the snapshot when `indices` names none; and, when `rename_pattern` renames
+/// them, names that cannot be known before the restore, so every index counts then too.
+pub fn restore(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), Refusal> {
+    let v = if body.iter().all(u8::is_ascii_whitespace) { Value::Object(Map::new()) } else { parse_json(body)? };
+    if !v.is_object() {
+        return Err(Refusal::parse("request body must be a JSON object"));
+    }
+    for f in c.route.fields {
+        for (expr, at) in extract(&v, f.path) {
+            add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
+        }
+    }
+    let privs = c.route.fields.first().map_or(&[][..], |f| f.privs);
+    let named = c.targets.iter().any(|t| t.source.starts_with("body:indices"));
+    let renamed = v.get("rename_pattern").is_some_and(|p| !p.is_null());
+    for (why, source) in [(!named, "body:indices (none named: every index in the snapshot)"), (renamed, "body:rename_pattern (renamed: any name)")] {
+        if why {
+            c.targets.push(super::Target { index: super::IndexName::everything(), privileges: privs, source: source.into() });
+        }
     }
     Ok(())
 }

@@ -200,6 +200,9 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
         return Err(Refusal::bad("changing one's own password through Sluice would change Sluice's service account password; name the user in the path"));
     }
     c.body = plan(route.body, head)?;
+    if route.api == "snapshot.restore" && c.body == BodyPlan::None {
+        body::restore(&mut c, b"", now_ms)?;
+    }
     Ok(c)
 }
 
