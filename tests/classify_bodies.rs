@@ -164,6 +164,10 @@ fn other_bodies() {
         ("POST", "/logs/_rank_eval", Some(r#"{"requests":[{"id":"q","request":{"query":{"match_all":{}}},"ratings":[{"_index":"other","_id":"1","rating":1}]}]}"#),
             &["logs:read", "other:read"]),
         ("POST", "/_snapshot/repo/snap/_restore", Some(r#"{"indices":"logs-*"}"#), &["logs-*:create_index+manage"]),
+        // A reindex script may send documents anywhere (ctx._index): every index.
+        ("POST", "/_reindex", Some(r#"{"source":{"index":"a"},"dest":{"index":"b"},"script":{"source":"ctx._index = 'secret'"}}"#), &["a:read", "b:write", "*:write"]),
+        ("POST", "/_reindex", Some(r#"{"source":{"index":"a"},"dest":{"index":"b"},"script":{"id":"stored"}}"#), &["a:read", "b:write", "*:write"]),
+        ("POST", "/_reindex", Some(r#"{"source":{"index":"a"},"dest":{"index":"b"},"script":null}"#), &["a:read", "b:write"]),
         // Restoring every index of the snapshot, or under names a pattern makes: any index.
         ("POST", "/_snapshot/repo/snap/_restore", None, &["*:create_index+manage"]),
         ("POST", "/_snapshot/repo/snap/_restore", Some("{}"), &["*:create_index+manage"]),

@@ -30,6 +30,10 @@ pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64)
     if c.api == "snapshot.restore" {
         return restore(c, body, now_ms);
     }
+    if c.api == "reindex" {
+        inspect_json(c, body, now_ms)?;
+        return reindex_script(c, body);
+    }
     if kind == BodyKind::Json {
         return inspect_json(c, body, now_ms);
     }
@@ -78,6 +82,18 @@ pub fn restore(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), R
             c.targets.push(super::Target { index: super::IndexName::everything(), privileges: privs, source: source.into() });
         }
     }
+    Ok(())
+}
+
+/// A reindex script may send each document to any index (`ctx._index = …`, from a string it
+/// builds or a stored script): with a script, the reindex writes to every index as far as
+/// Sluice can tell.
+fn reindex_script(c: &mut Classification, body: &[u8]) -> Result<(), Refusal> {
+    if body.iter().all(u8::is_ascii_whitespace) || parse_json(body)?.get("script").is_none_or(Value::is_null) {
+        return Ok(());
+    }
+    let source = "body:script (may set ctx._index: any index)";
+    c.targets.push(super::Target { index: super::IndexName::everything(), privileges: &[IndexPriv::Write], source: source.into() });
     Ok(())
 }
 
