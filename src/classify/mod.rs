@@ -189,7 +189,12 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
         let from_path = params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
         let from_query = target.param(name).map_err(Refusal::bad)?.map(|v| v.into_owned());
         if let Some(id) = from_path.or(from_query) {
-            add_continuation(&mut c, kind, &id);
+            if route.api == "clear_scroll" {
+                // `DELETE /_search/scroll/{scroll_id}` takes a comma list (ids hold no comma).
+                id.split(',').for_each(|one| add_continuation(&mut c, kind, one));
+            } else {
+                add_continuation(&mut c, kind, &id);
+            }
         }
     }
     if target.param("source").map_err(Refusal::bad)?.is_some() && route.body != BodyKind::None {
