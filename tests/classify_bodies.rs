@@ -181,6 +181,17 @@ fn other_bodies() {
         ("POST", "/logs/_search/template", Some(r#"{"source":{"query":{"terms":{"f":{"index":"lk","id":"1","path":"p"}}}}}"#), &["logs:read", "lk:read"]),
         ("POST", "/logs/_search/template", Some(r#"{"source":"{\"query\":{\"match\":{\"a\":\"{{q}}\"}}}","params":{"q":"x"}}"#), &["logs:read"]),
         ("POST", "/logs/_search/template", Some(r#"{"source":"{\"query\":{\"terms\":{\"f\":{\"index\":\"{{i}}\"}}}}"}"#), &["refused"]),
+        // Templates are read as they render: parameters may carry whole queries, a key may be
+        // spelled across a tag, an object source holds tags too.
+        ("POST", "/logs/_search/template", Some(r#"{"source":"{\"query\":{\"terms\":{\"f\":{\"index\":\"{{i}}\",\"id\":\"1\",\"path\":\"p\"}}}}","params":{"i":"lk"}}"#), &["logs:read", "lk:read"]),
+        ("POST", "/logs/_search/template", Some(r#"{"source":"{\"query\":{{#toJson}}q{{/toJson}}}","params":{"q":{"terms":{"f":{"index":"lk","id":"1","path":"p"}}}}}"#), &["logs:read", "lk:read"]),
+        ("POST", "/logs/_search/template", Some(r#"{"source":"{\"query\":{{{q}}}}","params":{"q":"{\"terms\":{\"f\":{\"index\":\"lk\",\"id\":\"1\",\"path\":\"p\"}}}"}}"#), &["logs:read", "lk:read"]),
+        ("POST", "/logs/_search/template", Some(r#"{"source":"{\"query\":{\"terms\":{\"f\":{\"{{a}}dex\":\"lk\",\"id\":\"1\",\"path\":\"p\"}}}}","params":{"a":"in"}}"#), &["logs:read", "lk:read"]),
+        ("POST", "/logs/_search/template", Some(r#"{"source":{"query":{"terms":{"f":{"index":"{{i}}","id":"1","path":"p"}}}},"params":{"i":"lk"}}"#), &["logs:read", "lk:read"]),
+        ("POST", "/logs/_search/template", Some(r#"{"source":"{{#cond}}{\"size\":1}{{/cond}}","params":{"cond":true}}"#), &["refused"]),
+        ("POST", "/logs/_search/template", Some(r#"{"source":"{\"size\":{{missing}}}"}"#), &["refused"]),
+        ("POST", "/logs/_search/template", Some(r#"{"source":"{\"size\":"}"#), &["refused"]),
+        ("POST", "/_msearch/template", Some("{\"index\":\"a\"}\n{\"source\":\"{\\\"query\\\":{{#toJson}}q{{/toJson}}}\",\"params\":{\"q\":{\"terms\":{\"f\":{\"index\":\"lk\",\"id\":\"1\",\"path\":\"p\"}}}}}\n"), &["a:read", "lk:read"]),
         ("POST", "/logs/_search/template", Some(r#"{"id":"stored"}"#), &["refused"]),
     ]);
 }

@@ -596,6 +596,29 @@ async fn a_snapshot_restore_needs_every_index_it_may_create() {
 }
 
 #[tokio::test]
+async fn a_search_template_is_decided_on_what_it_renders_to() {
+    let env = Env::start("").await;
+    env.push(1, json!([grant("g", json!({"user": "alice"}), &["logs-*"], &["read"], "2026-11-23T12:00:00Z")])).await;
+    let t = |source: &str, params: Value| json!({"source": source, "params": params}).to_string();
+    let plain = t(r#"{"query":{"match":{"message":"{{q}}"}}}"#, json!({"q": "error"}));
+    let got = env.as_user("alice", "", "POST", "/logs-app-1/_search/template", &plain).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(env.node.last().body, plain.as_bytes(), "forwarded as sent: the cluster renders it");
+    let forwarded = env.node.count();
+    // A lookup into another index, carried by a parameter or spelled across a tag.
+    let lookup = json!({"terms": {"user": {"index": "secret", "id": "1", "path": "p"}}});
+    assert_403(&env.as_user("alice", "", "POST", "/logs-app-1/_search/template", &t(r#"{"query":{{#toJson}}q{{/toJson}}}"#, json!({"q": lookup}))).await, "[secret]");
+    let split = t(r#"{"query":{"terms":{"user":{"{{a}}dex":"secret","id":"1","path":"p"}}}}"#, json!({"a": "in"}));
+    assert_403(&env.as_user("alice", "", "POST", "/logs-app-1/_search/template", &split).await, "[secret]");
+    // What Sluice cannot render exactly is refused.
+    let section = t(r#"{ {{#size}}"size":{{size}}{{/size}} }"#, json!({"size": 5}));
+    let got = env.as_user("alice", "", "POST", "/logs-app-1/_search/template", &section).await;
+    assert_eq!((got.status, got.json()["error"]["type"].as_str()), (400, Some("illegal_argument_exception")), "{}", got.text());
+    assert!(got.text().contains("cannot render"), "{}", got.text());
+    assert_eq!(env.node.count(), forwarded, "nothing refused reached the node");
+}
+
+#[tokio::test]
 async fn one_grant_by_its_percent_encoded_id() {
     let env = Env::start("").await;
     env.push(1, json!([])).await;

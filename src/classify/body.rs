@@ -371,20 +371,26 @@ fn template(c: &mut Classification, v: &Value, now_ms: i64) -> Result<(), Refusa
     if v.get("id").is_some() {
         return Err(Refusal::bad("stored search templates cannot be inspected by Sluice; send the template source inline"));
     }
-    match v.get("source") {
-        Some(s @ Value::Object(_)) => dsl(c, s, "source", now_ms),
-        Some(Value::String(s)) => {
-            const MARKERS: &[&str] = &["\"index\"", "\"_index\"", "indexed_shape", "percolate", "target_index", "indices_boost", "\"pit\"", "lookup"];
-            match MARKERS.iter().find(|m| s.contains(*m)) {
-                Some(m) => Err(Refusal::bad(format!(
-                    "the template source mentions [{}], which can read other indices; Sluice cannot resolve it through mustache",
-                    m.trim_matches('"')
-                ))),
-                None => Ok(()),
-            }
-        }
-        _ => Ok(()),
+    // What the template renders to is what the cluster searches with: render it as the
+    // cluster would (or refuse), then read it as a search body.
+    let source = match v.get("source") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::String(s)) => s.clone(),
+        Some(o @ Value::Object(_)) => o.to_string(),
+        Some(_) => return Err(Refusal::parse("[source] must be a string or an object")),
+    };
+    let empty = Value::Object(Map::new());
+    let params = v.get("params").filter(|p| !p.is_null()).unwrap_or(&empty);
+    let rendered = if source.contains("{{") {
+        super::mustache::render(&source, params).map_err(|why| Refusal::bad(format!("Sluice cannot render this search template to find its indices: {why}")))?
+    } else {
+        source
+    };
+    let body: Value = serde_json::from_str(&rendered).map_err(|e| Refusal::parse(format!("the rendered search template is not valid JSON: {e}")))?;
+    if !body.is_object() {
+        return Err(Refusal::parse("the rendered search template must be a JSON object"));
     }
+    dsl(c, &body, "source", now_ms)
 }
 
 /// `POST /_aliases`: every action's indices and aliases; `remove_index` deletes indices.

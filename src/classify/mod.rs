@@ -10,6 +10,7 @@
 pub mod body;
 pub mod datemath;
 pub mod expr;
+pub mod mustache;
 pub mod ndjson;
 pub mod path;
 pub mod query_lang;
