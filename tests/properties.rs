@@ -51,6 +51,14 @@ proptest! {
     }
 
     #[test]
+    fn templates_never_panic(src in prop::collection::vec(prop_oneof![Just("{{".to_string()), Just("}}".to_string()), Just("{{{".to_string()),
+                                 Just("}}}".to_string()), Just("#toJson".to_string()), Just("/toJson".to_string()), Just("#join".to_string()),
+                                 Just("&".to_string()), Just("!".to_string()), Just("a".to_string()), Just("a.b".to_string()), "[^{}]{0,3}"], 0..16)) {
+        let params = serde_json::json!({"a": {"b": "x"}, "l": ["y", 1]});
+        let _ = classify::mustache::render(&src.concat(), &params);
+    }
+
+    #[test]
     fn query_languages_never_panic(q in ".{0,80}") {
         let _ = query_lang::sql(&q);
         let _ = query_lang::esql(&q);
