@@ -257,6 +257,7 @@ fn continuation_ids() {
     assert_eq!(uses("GET", "/_search/scroll?scroll_id=S3", None).0, vec!["Scroll:S3"]);
     assert_eq!(uses("DELETE", "/_search/scroll", Some(r#"{"scroll_id":["A","B"]}"#)).0, vec!["Scroll:A", "Scroll:B"]);
     assert_eq!(uses("DELETE", "/_search/scroll/A,B", None).0, vec!["Scroll:A", "Scroll:B"]);
+    assert_eq!(uses("POST", "/_plugins/_sql/close", Some(r#"{"cursor":"C1"}"#)).0, vec!["Sql:C1"], "OpenSearch closes a cursor like Elasticsearch");
     assert_eq!(uses("GET", "/_search/scroll/A,B", None).0, vec!["Scroll:A,B"], "a scroll continues one id");
     assert_eq!(uses("DELETE", "/_pit", Some(r#"{"id":"P1"}"#)).0, vec!["Pit:P1"]);
     assert_eq!(uses("POST", "/_search", Some(r#"{"pit":{"id":"P2","keep_alive":"1m"}}"#)).0, vec!["Pit:P2"]);

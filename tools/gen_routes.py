@@ -171,7 +171,7 @@ USES = {
     "eql.get": ("Eql", "id"), "eql.get_status": ("Eql", "id"), "eql.delete": ("Eql", "id"),
     "esql.async_query_get": ("Esql", "id"), "esql.async_query_stop": ("Esql", "id"), "esql.async_query_delete": ("Esql", "id"),
     "sql.get_async": ("Sql", "id"), "sql.get_async_status": ("Sql", "id"), "sql.delete_async": ("Sql", "id"),
-    "sql.clear_cursor": ("Sql", "cursor"),
+    "sql.clear_cursor": ("Sql", "cursor"), "sql.close": ("Sql", "cursor"),
     "asynchronous_search.get": ("AsyncSearch", "id"), "asynchronous_search.delete": ("AsyncSearch", "id"),
 }
 CREATES = {
