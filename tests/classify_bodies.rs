@@ -164,6 +164,9 @@ fn other_bodies() {
         ("POST", "/logs/_rank_eval", Some(r#"{"requests":[{"id":"q","request":{"query":{"match_all":{}}},"ratings":[{"_index":"other","_id":"1","rating":1}]}]}"#),
             &["logs:read", "other:read"]),
         ("POST", "/_snapshot/repo/snap/_restore", Some(r#"{"indices":"logs-*"}"#), &["logs-*:create_index+manage"]),
+        // An ES|QL view is read later by its name: its creator must read what it reads.
+        ("PUT", "/_query/view/v", Some(r#"{"query":"FROM logs-* | LIMIT 5"}"#), &["v:create_view", "logs-*:read"]),
+        ("PUT", "/_enrich/policy/p", Some(r#"{"match":{"indices":"users","match_field":"a","enrich_fields":["b"]}}"#), &["users:read"]),
         // A reindex script may send documents anywhere (ctx._index): every index.
         ("POST", "/_reindex", Some(r#"{"source":{"index":"a"},"dest":{"index":"b"},"script":{"source":"ctx._index = 'secret'"}}"#), &["a:read", "b:write", "*:write"]),
         ("POST", "/_reindex", Some(r#"{"source":{"index":"a"},"dest":{"index":"b"},"script":{"id":"stored"}}"#), &["a:read", "b:write", "*:write"]),
@@ -287,4 +290,19 @@ fn encodings_and_content_types() {
     // A body that carries no targets is not inspected, whatever its type.
     let doc = Head { method: "PUT", target: "/logs/_doc/1", content_type: Some("application/cbor"), content_encoding: Some("br"), has_body: true };
     assert!(classify::classify(&doc, NOW).is_ok());
+}
+
+/// APIs whose bodies name indices still need the cluster privilege Elasticsearch asks for.
+#[test]
+fn feature_apis_naming_indices_keep_their_cluster_privilege() {
+    for (method, target, body, want) in [
+        ("PUT", "/_enrich/policy/p", r#"{"match":{"indices":"users","match_field":"a","enrich_fields":["b"]}}"#, "manage_enrich"),
+        ("PUT", "/_ml/datafeeds/df", r#"{"indices":["logs"],"job_id":"j"}"#, "manage_ml"),
+        ("POST", "/_snapshot/r/s/_restore", r#"{"indices":"logs"}"#, "manage"),
+    ] {
+        let head = Head { method, target, content_type: Some("application/json"), content_encoding: None, has_body: true };
+        let mut c = classify::classify(&head, NOW).unwrap();
+        classify::inspect_body(&mut c, body.as_bytes(), NOW).unwrap();
+        assert_eq!(c.cluster.map(|p| p.as_str()), Some(want), "{method} {target}");
+    }
 }

@@ -108,7 +108,7 @@ OVERRIDES = {
     "snapshot.restore": dict(cluster="manage", fields={"indices": ["create_index", "manage"]}),
     "searchable_snapshots.mount": dict(fields={"index": ["manage"], "renamed_index": ["create_index", "manage"]}),
     "search_application.put": dict(fields={"indices": ["manage"]}),
-    "enrich.put_policy": dict(fields={"match.indices": ["read"], "range.indices": ["read"], "geo_match.indices": ["read"]}),
+    "enrich.put_policy": dict(cluster="manage_enrich", fields={"match.indices": ["read"], "range.indices": ["read"], "geo_match.indices": ["read"]}),
     "scripts_painless_execute": dict(cluster=None, fields={"context_setup.index": ["read"]}),
     "clear_scroll": dict(cluster=None),
     "scroll": dict(index=[]),
@@ -156,6 +156,9 @@ BODY = {
     "search_template": "Template", "render_search_template": "Template",
     "indices.update_aliases": "Aliases",
     "sql.query": "Sql", "sql.translate": "Sql", "esql.query": "Esql", "esql.async_query": "Esql",
+    # A view is read later by name, as Sluice's service account: its creator must be able to
+    # read what its query reads.
+    "esql.put_view": "Esql",
     # Read for what they would do to Sluice's service account (a client_credentials token), or
     # answered by Sluice with them (invalidating the caller's own API keys).
     "security.get_token": "Json", "security.invalidate_api_key": "Json",
