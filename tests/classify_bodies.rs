@@ -164,6 +164,9 @@ fn other_bodies() {
         ("POST", "/logs/_rank_eval", Some(r#"{"requests":[{"id":"q","request":{"query":{"match_all":{}}},"ratings":[{"_index":"other","_id":"1","rating":1}]}]}"#),
             &["logs:read", "other:read"]),
         ("POST", "/_snapshot/repo/snap/_restore", Some(r#"{"indices":"logs-*"}"#), &["logs-*:create_index+manage"]),
+        // A search application is searched through its backing alias, named like it.
+        ("POST", "/_application/search_application/app/_search", Some(r#"{"params":{"q":"x"}}"#), &["app:read"]),
+        ("POST", "/_application/search_application/app*/_search", None, &["refused:400:invalid index expression: [app*]: wildcards and exclusions are not allowed here"]),
         // An ES|QL view is read later by its name: its creator must read what it reads.
         ("PUT", "/_query/view/v", Some(r#"{"query":"FROM logs-* | LIMIT 5"}"#), &["v:create_view", "logs-*:read"]),
         ("PUT", "/_enrich/policy/p", Some(r#"{"match":{"indices":"users","match_field":"a","enrich_fields":["b"]}}"#), &["users:read"]),

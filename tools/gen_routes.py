@@ -108,6 +108,8 @@ OVERRIDES = {
     "snapshot.restore": dict(cluster="manage", fields={"indices": ["create_index", "manage"]}),
     "searchable_snapshots.mount": dict(fields={"index": ["manage"], "renamed_index": ["create_index", "manage"]}),
     "search_application.put": dict(fields={"indices": ["manage"]}),
+    # A search application is searched through its backing alias, named like it (one name).
+    "search_application.search": dict(cluster=None, index=["read"], extra_params=["name"]),
     "enrich.put_policy": dict(cluster="manage_enrich", fields={"match.indices": ["read"], "range.indices": ["read"], "geo_match.indices": ["read"]}),
     "scripts_painless_execute": dict(cluster=None, fields={"context_setup.index": ["read"]}),
     "clear_scroll": dict(cluster=None),
@@ -236,9 +238,9 @@ def decide(r, product):
     else:
         index = []
     params = []
-    for p in r["index_params"]:
+    for p in r["index_params"] + [p for p in o.get("extra_params", []) if p in r["path_params"]]:
         privs = o.get("params", {}).get(p, index)
-        params.append((p, r["index_param_kinds"].get(p, "indices"), privs))
+        params.append((p, r["index_param_kinds"].get(p, "alias" if p in o.get("extra_params", []) else "indices"), privs))
     # body
     if api in USES:
         kind = "Continuation"
