@@ -66,6 +66,8 @@ async fn elasticsearch_py_with_compression_sees_per_item_decisions_and_denials()
     assert_eq!(seen["bulk_denied"], json!([1, 4, 7]));
     assert_eq!(seen["bulk_ok"], 7);
     assert_eq!(seen["mget_errors"], json!([null, "security_exception"]));
+    assert_eq!((seen["sql_rows"].as_u64(), seen["sql_next_rows"].as_u64()), (Some(1000), Some(1000)), "{seen}");
+    assert_eq!((seen["msearch_pit_renewed"].as_bool(), seen["search_over_renewed_pit"].as_u64()), (Some(true), Some(1)), "{seen}");
     // The node saw the bulk decompressed, with the allowed items only.
     let bulk = node.received().into_iter().find(|r| r.target.ends_with("/_bulk")).unwrap();
     let text = String::from_utf8(bulk.body).unwrap();

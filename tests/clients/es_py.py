@@ -19,4 +19,13 @@ out["bulk_ok"] = ok
 out["bulk_denied"] = sorted(int(e["index"]["_id"]) for e in errors if e["index"]["status"] == 403)
 docs = es.mget(docs=[{"_index": "logs-app", "_id": "1"}, {"_index": "secret", "_id": "2"}])["docs"]
 out["mget_errors"] = [d.get("error", {}).get("type") for d in docs]
+# Continuations: an SQL cursor after a page of 1,000 rows, and the new id an msearch over a
+# point in time hands out, are honoured on the next call.
+page = es.sql.query(query='SELECT * FROM "logs-app"', fetch_size=1000)
+out["sql_rows"] = len(page["rows"])
+out["sql_next_rows"] = len(es.sql.query(cursor=page["cursor"])["rows"])
+pit = es.open_point_in_time(index="logs-app", keep_alive="1m")["id"]
+answer = es.msearch(searches=[{}, {"pit": {"id": pit}}])["responses"][0]
+out["msearch_pit_renewed"] = answer["pit_id"] == pit + "+1"
+out["search_over_renewed_pit"] = es.search(pit={"id": answer["pit_id"]})["hits"]["total"]["value"]
 print(json.dumps(out))
