@@ -369,6 +369,13 @@ async fn sql_cursors_are_bound_after_a_long_page_and_from_headers() {
     let got = env.as_user("alice", "", "POST", "/_sql?format=txt", &next).await;
     assert_eq!(got.status, 200, "{}", got.text());
     assert_403(&env.as_user("bob", "", "POST", "/_sql?format=txt", &next).await, "another user");
+    // OpenSearch's SQL plugin pages and closes its cursors the same way.
+    let page = env.as_user("alice", "", "POST", "/_plugins/_sql", &query).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let next = json!({"cursor": page.json()["cursor"]}).to_string();
+    assert_eq!(env.as_user("alice", "", "POST", "/_plugins/_sql", &next).await.status, 200);
+    assert_403(&env.as_user("bob", "", "POST", "/_plugins/_sql/close", &next).await, "another user");
+    assert_eq!(env.as_user("alice", "", "POST", "/_plugins/_sql/close", &next).await.status, 200);
     // Fields of a document named like continuation ids are data: the scroll's own id is bound,
     // theirs are not.
     let page = env.as_user("alice", "", "GET", "/logs-1/_search?scroll=1m&fake_lookalikes=1", "").await.json();

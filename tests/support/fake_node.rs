@@ -273,7 +273,7 @@ async fn answer(method: &Method, uri: &http::Uri, headers: &HeaderMap, body: &[u
             let page = if query_param(uri, "fake_lookalikes").is_some() { SEARCH_LOOKALIKES } else { SEARCH };
             es(StatusCode::OK, full(page.replacen('{', &format!(r#"{{"_scroll_id":"scroll-{}","#, next_id()), 1)))
         }
-        (&Method::POST | &Method::GET, "/_sql", _) => sql_page(uri, body),
+        (&Method::POST | &Method::GET, "/_sql" | "/_plugins/_sql", _) => sql_page(uri, body),
         _ if path.ends_with("/_search") => es(StatusCode::OK, full(SEARCH)),
         _ if path.ends_with("/_count") => es(StatusCode::OK, full(r#"{"count":3,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0}}"#)),
         _ if path.ends_with("/_mget") => es(StatusCode::OK, full(mget_response(path, body))),
