@@ -202,14 +202,16 @@ pub fn esql(q: &str) -> Result<Vec<Found>, String> {
     Ok(found)
 }
 
-/// `FROM a, b, remote:c METADATA _id` -> a, b, remote:c.
+/// `FROM a*, -a-secret, remote:c METADATA _id` -> `a*,-a-secret,remote:c`: one index
+/// expression, so that an exclusion applies to the patterns before it, as in Elasticsearch.
 fn sources(toks: &[Tok], found: &mut Vec<Found>) -> Result<(), String> {
     let mut expect_name = true;
+    let mut names: Vec<String> = Vec::new();
     for t in toks {
         match t {
             Tok::Word(w) if w.eq_ignore_ascii_case("METADATA") && !expect_name => break,
             Tok::Word(_) | Tok::Quoted(_) if expect_name => {
-                read(found, name_of(Some(t)).unwrap_or_default());
+                names.push(name_of(Some(t)).unwrap_or_default());
                 expect_name = false;
             }
             Tok::Punct(',') if !expect_name => expect_name = true,
@@ -218,9 +220,10 @@ fn sources(toks: &[Tok], found: &mut Vec<Found>) -> Result<(), String> {
             _ => return Err("unexpected text after the FROM sources".into()),
         }
     }
-    if found.is_empty() {
+    if names.is_empty() {
         return Err("FROM must name indices".into());
     }
+    read(found, names.join(","));
     Ok(())
 }
 
@@ -301,8 +304,9 @@ mod tests {
     fn esql_sources() {
         let table: &[(&str, &[&str])] = &[
             ("FROM logs-*", &["logs-*"]),
-            ("from logs-a, logs-b METADATA _id | LIMIT 10", &["logs-a", "logs-b"]),
-            ("FROM remote:logs,*:metrics | WHERE message == \"FROM secret\"", &["remote:logs", "*:metrics"]),
+            ("from logs-a, logs-b METADATA _id | LIMIT 10", &["logs-a,logs-b"]),
+            ("FROM remote:logs,*:metrics | WHERE message == \"FROM secret\"", &["remote:logs,*:metrics"]),
+            ("FROM logs-*, -logs-secret | LIMIT 1", &["logs-*,-logs-secret"]),
             ("FROM \"logs-*\" | LOOKUP JOIN users ON user.id", &["logs-*", "users"]),
             ("FROM <logs-{now/d}> | STATS count()", &["<logs-{now/d}>"]),
             ("TS metrics-* | STATS max(cpu)", &["metrics-*"]),
