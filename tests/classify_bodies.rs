@@ -167,6 +167,9 @@ fn other_bodies() {
         // A search application is searched through its backing alias, named like it.
         ("POST", "/_application/search_application/app/_search", Some(r#"{"params":{"q":"x"}}"#), &["app:read"]),
         ("POST", "/_application/search_application/app*/_search", None, &["refused:400:invalid index expression: [app*]: wildcards and exclusions are not allowed here"]),
+        // OpenSearch ML trains and predicts on the documents of `input_index` (and its query).
+        ("POST", "/_plugins/_ml/_train/kmeans", Some(r#"{"input_query":{"query":{"terms":{"f":{"index":"lk","id":"1","path":"p"}}}},"input_index":["logs"]}"#), &["logs:read", "lk:read"]),
+        ("POST", "/_plugins/_ml/_predict/kmeans/m1", Some(r#"{"input_index":["logs"]}"#), &["logs:read"]),
         // An ES|QL view is read later by its name: its creator must read what it reads.
         ("PUT", "/_query/view/v", Some(r#"{"query":"FROM logs-* | LIMIT 5"}"#), &["v:create_view", "logs-*:read"]),
         ("PUT", "/_enrich/policy/p", Some(r#"{"match":{"indices":"users","match_field":"a","enrich_fields":["b"]}}"#), &["users:read"]),

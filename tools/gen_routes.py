@@ -103,6 +103,10 @@ OVERRIDES = {
     "transform.put_transform": dict(fields={"source.index": ["read", "view_index_metadata"], "dest.index": ["create_index", "index"], "dest.aliases[].alias": ["manage"]}),
     "transform.update_transform": dict(fields={"source.index": ["read", "view_index_metadata"], "dest.index": ["index"], "dest.aliases[].alias": ["manage"]}),
     "transform.preview_transform": dict(fields={"source.index": ["read", "view_index_metadata"], "dest.index": ["view_index_metadata"], "dest.aliases[].alias": ["view_index_metadata"]}),
+    # OpenSearch ML Commons trains and predicts on the documents of `input_index` (and its query).
+    "ml.train": dict(fields={"input_index": ["read"]}, dsl=True),
+    "ml.train_predict": dict(fields={"input_index": ["read"]}, dsl=True),
+    "ml.predict": dict(fields={"input_index": ["read"]}, dsl=True),
     "ml.put_data_frame_analytics": dict(fields={"source.index": ["read"], "dest.index": ["create_index", "index"]}),
     "ml.explain_data_frame_analytics": dict(fields={"source.index": ["read"], "dest.index": ["view_index_metadata"]}),
     "snapshot.restore": dict(cluster="manage", fields={"indices": ["create_index", "manage"]}),
@@ -250,7 +254,7 @@ def decide(r, product):
         kind = BODY[api]
     elif api in CONFIGURES or r["body"] == "none":
         kind = "None"
-    elif r["body_index_fields"] or r["body_index_fields_untyped"] or r["body_query_dsl"]:
+    elif r["body_index_fields"] or r["body_index_fields_untyped"] or r["body_query_dsl"] or "fields" in o:
         kind = "Json"
     else:
         kind = "None"
@@ -264,7 +268,7 @@ def decide(r, product):
         for f, privs in o.get("fields", {}).items():
             if f not in [x for x, _ in fields]:
                 fields.append((f, privs))
-    dsl = bool(r["body_query_dsl"]) and kind in ("Json", "Template")
+    dsl = bool(r["body_query_dsl"] or o.get("dsl")) and kind in ("Json", "Template")
     use = USES.get(api)
     create = CREATES.get(api)
     if api == "sql.query":
