@@ -27,27 +27,23 @@ pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64)
         // A token for the user the cluster sees, which is Sluice's service account.
         return Err(Refusal::bad("a client_credentials token through Sluice would be a token for Sluice's service account"));
     }
-    if c.api == "snapshot.restore" {
-        return restore(c, body, now_ms);
-    }
-    if c.api == "reindex" {
-        inspect_json(c, body, now_ms)?;
-        return reindex_script(c, body);
-    }
-    if kind == BodyKind::Json {
+    // APIs with a rule of their own over the whole body (beside their route's fields).
+    let rule: Option<fn(&mut Classification, &Value)> = match c.api {
+        "snapshot.restore" => Some(restore),
+        "reindex" => Some(reindex_script),
+        _ => None,
+    };
+    if kind == BodyKind::Json && rule.is_none() {
         return inspect_json(c, body, now_ms);
     }
-    let v = parse_json(body)?;
+    // A restore without a body restores every index: its rule reads an empty body as `{}`.
+    let v = if rule.is_some() && body.iter().all(u8::is_ascii_whitespace) { Value::Object(Map::new()) } else { parse_json(body)? };
     if !v.is_object() {
         return Err(Refusal::parse("request body must be a JSON object"));
     }
     match kind {
         BodyKind::Json => {
-            for f in c.route.fields {
-                for (expr, at) in extract(&v, f.path) {
-                    add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
-                }
-            }
+            field_targets(c, &v, now_ms)?;
             if c.route.dsl {
                 dsl(c, &v, "", now_ms)?;
             }
@@ -58,43 +54,47 @@ pub fn inspect(c: &mut Classification, kind: BodyKind, body: &[u8], now_ms: i64)
         BodyKind::Continuation => continuation(c, &v)?,
         BodyKind::None | BodyKind::Bulk | BodyKind::Msearch | BodyKind::MsearchTemplate => {}
     }
+    if let Some(rule) = rule {
+        rule(c, &v);
+    }
     Ok(())
+}
+
+/// The targets of the route's body fields (`dest.index`, `indices`, …) in `v`.
+fn field_targets(c: &mut Classification, v: &Value, now_ms: i64) -> Result<(), Refusal> {
+    for f in c.route.fields {
+        for (expr, at) in extract(v, f.path) {
+            add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every index, as a target with `privs`, for a reason given as its source.
+fn everything(c: &mut Classification, privs: &'static [IndexPriv], source: &'static str) {
+    c.targets.push(super::Target { index: super::IndexName::everything(), privileges: privs, source: source.into() });
 }
 
 /// A snapshot restore creates (or overwrites) the indices it restores: those in `indices`;
 /// every index in the snapshot when `indices` names none; and, when `rename_pattern` renames
 /// them, names that cannot be known before the restore, so every index counts then too.
-pub fn restore(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), Refusal> {
-    let v = if body.iter().all(u8::is_ascii_whitespace) { Value::Object(Map::new()) } else { parse_json(body)? };
-    if !v.is_object() {
-        return Err(Refusal::parse("request body must be a JSON object"));
-    }
-    for f in c.route.fields {
-        for (expr, at) in extract(&v, f.path) {
-            add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
-        }
-    }
+fn restore(c: &mut Classification, v: &Value) {
     let privs = c.route.fields.first().map_or(&[][..], |f| f.privs);
-    let named = c.targets.iter().any(|t| t.source.starts_with("body:indices"));
-    let renamed = v.get("rename_pattern").is_some_and(|p| !p.is_null());
-    for (why, source) in [(!named, "body:indices (none named: every index in the snapshot)"), (renamed, "body:rename_pattern (renamed: any name)")] {
-        if why {
-            c.targets.push(super::Target { index: super::IndexName::everything(), privileges: privs, source: source.into() });
-        }
+    if !c.targets.iter().any(|t| t.source.starts_with("body:indices")) {
+        everything(c, privs, "body:indices (none named: every index in the snapshot)");
     }
-    Ok(())
+    if v.get("rename_pattern").is_some_and(|p| !p.is_null()) {
+        everything(c, privs, "body:rename_pattern (renamed: any name)");
+    }
 }
 
 /// A reindex script may send each document to any index (`ctx._index = …`, from a string it
 /// builds or a stored script): with a script, the reindex writes to every index as far as
 /// Sluice can tell.
-fn reindex_script(c: &mut Classification, body: &[u8]) -> Result<(), Refusal> {
-    if body.iter().all(u8::is_ascii_whitespace) || parse_json(body)?.get("script").is_none_or(Value::is_null) {
-        return Ok(());
+fn reindex_script(c: &mut Classification, v: &Value) {
+    if v.get("script").is_some_and(|s| !s.is_null()) {
+        everything(c, &[IndexPriv::Write], "body:script (may set ctx._index: any index)");
     }
-    let source = "body:script (may set ctx._index: any index)";
-    c.targets.push(super::Target { index: super::IndexName::everything(), privileges: &[IndexPriv::Write], source: source.into() });
-    Ok(())
 }
 
 /// A JSON body (search and friends) read without building its whole tree: only the subtrees
@@ -124,12 +124,7 @@ fn inspect_json(c: &mut Classification, body: &[u8], now_ms: i64) -> Result<(), 
     }
     let partial: Map<String, Value> = hits.iter().filter(|h| h.top).map(|h| (h.key.clone(), h.value.clone())).collect();
     if !partial.is_empty() {
-        let partial = Value::Object(partial);
-        for f in c.route.fields {
-            for (expr, at) in extract(&partial, f.path) {
-                add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
-            }
-        }
+        field_targets(c, &Value::Object(partial), now_ms)?;
     }
     if dsl_on {
         for h in &hits {
@@ -423,11 +418,7 @@ fn query_text(c: &mut Classification, kind: BodyKind, v: &Value, now_ms: i64) ->
     if let Some(cursor) = v.get("cursor").and_then(Value::as_str) {
         add_continuation(c, ContKind::Sql, cursor);
     }
-    for f in c.route.fields {
-        for (expr, at) in extract(v, f.path) {
-            add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), now_ms)?;
-        }
-    }
+    field_targets(c, v, now_ms)?;
     if let Some(filter) = v.get("filter") {
         dsl(c, filter, "filter", now_ms)?;
     }
@@ -481,11 +472,7 @@ mod walker_tests {
 
     fn try_reference(c: &mut Classification, body: &[u8]) -> Result<(), Refusal> {
         let v = parse_json(body)?;
-        for f in c.route.fields {
-            for (expr, at) in extract(&v, f.path) {
-                add_targets(c, &expr, Arity::Many, f.privs, format!("body:{at}"), 0)?;
-            }
-        }
+        field_targets(c, &v, 0)?;
         dsl(c, &v, "", 0)
     }
 

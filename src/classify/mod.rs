@@ -207,7 +207,8 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
     }
     c.body = plan(route.body, head)?;
     if route.api == "snapshot.restore" && c.body == BodyPlan::None {
-        body::restore(&mut c, b"", now_ms)?;
+        // No body: every index in the snapshot.
+        body::inspect(&mut c, route.body, b"", now_ms)?;
     }
     Ok(c)
 }
