@@ -47,9 +47,14 @@ fn bulk_body(bytes: usize) -> Bytes {
     Bytes::from(out)
 }
 
+/// `body` in the 64 KiB chunks a socket hands over.
+fn chunks_of(body: &Bytes) -> Vec<Bytes> {
+    (0..body.len()).step_by(64 << 10).map(|i| body.slice(i..(i + (64 << 10)).min(body.len()))).collect()
+}
+
 fn scanner(c: &mut Criterion) {
     let body = bulk_body(5 << 20);
-    let chunks: Vec<Bytes> = (0..body.len()).step_by(64 << 10).map(|i| body.slice(i..(i + (64 << 10)).min(body.len()))).collect();
+    let chunks = chunks_of(&body);
     let mut g = c.benchmark_group("ndjson");
     g.throughput(Throughput::Bytes(body.len() as u64));
     g.bench_function("scan 5 MB bulk in 64 KiB chunks", |b| {
@@ -86,7 +91,7 @@ fn scroll_page(bytes: usize) -> Bytes {
 
 fn continuation_ids(c: &mut Criterion) {
     let page = scroll_page(5 << 20);
-    let chunks: Vec<Bytes> = (0..page.len()).step_by(64 << 10).map(|i| page.slice(i..(i + (64 << 10)).min(page.len()))).collect();
+    let chunks = chunks_of(&page);
     let mut g = c.benchmark_group("continuation ids");
     g.throughput(Throughput::Bytes(page.len() as u64));
     g.bench_function("scan 5 MB scroll page in 64 KiB chunks", |b| {

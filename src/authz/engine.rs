@@ -210,6 +210,11 @@ impl Authorizer {
         }
     }
 
+    /// The grants the continuation ids `ids` are bound to (those that do not open count none).
+    pub fn bound_grants<'a>(&self, ids: impl IntoIterator<Item = &'a str>, now_ms: i64) -> Vec<String> {
+        ids.into_iter().filter_map(|id| self.binding(id, now_ms).ok()).flat_map(|b| b.grants.clone()).collect()
+    }
+
     /// A continuation id must be bound to this principal, by grants still live.
     fn check_continuations(&self, snap: &Snapshot, p: &Principal, c: &Classification, now_ms: i64) -> Result<(), String> {
         let me = owner(p);

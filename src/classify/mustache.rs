@@ -55,14 +55,20 @@ fn lookup<'a>(params: &'a Value, name: &str) -> Result<&'a Value, String> {
     name.split('.').try_fold(params, |v, key| v.get(key).ok_or_else(|| format!("template parameter [{name}] is missing")))
 }
 
+/// A string, an integer or a boolean as Elasticsearch renders it; `None` for anything else
+/// (a float's text differs between Java and Rust).
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// A scalar parameter as text: JSON-escaped unless `raw`.
 fn scalar(params: &Value, name: &str, raw: bool) -> Result<String, String> {
-    let text = match lookup(params, name)? {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
-        _ => return Err(format!("template parameter [{name}] is not a string, an integer or a boolean")),
-    };
+    let text = text(lookup(params, name)?).ok_or_else(|| format!("template parameter [{name}] is not a string, an integer or a boolean"))?;
     if raw {
         return Ok(text);
     }
@@ -72,16 +78,8 @@ fn scalar(params: &Value, name: &str, raw: bool) -> Result<String, String> {
 
 fn join(v: &Value, name: &str) -> Result<String, String> {
     let items = v.as_array().ok_or_else(|| format!("template parameter [{name}] is not a list"))?;
-    let parts: Result<Vec<String>, String> = items
-        .iter()
-        .map(|i| match i {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            _ => Err(format!("template parameter [{name}] holds more than strings, integers and booleans")),
-        })
-        .collect();
-    Ok(parts?.join(","))
+    let parts: Option<Vec<String>> = items.iter().map(text).collect();
+    Ok(parts.ok_or_else(|| format!("template parameter [{name}] holds more than strings, integers and booleans"))?.join(","))
 }
 
 #[cfg(test)]

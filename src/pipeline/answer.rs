@@ -75,10 +75,7 @@ impl Shared {
         if !pits.is_empty() && parts.status.is_success() {
             // An msearch over points in time: its answers' `pit_id`s get their searches' bindings.
             let authz = self.security.authz.clone();
-            let grants = pits
-                .iter()
-                .map(|(pos, used)| (*pos, used.iter().filter_map(|id| authz.binding(id, s.now).ok()).flat_map(|b| b.grants.clone()).collect()))
-                .collect();
+            let grants = pits.iter().map(|(pos, used)| (*pos, authz.bound_grants(used.iter().map(String::as_str), s.now))).collect();
             let body = sealing::Seal::new(body, msearch_ids::MsearchIds::new(), authz, s.principal, sealing::Grants::ByPos(grants), s.now);
             return Ok(Response::from_parts(parts, ResBody::Boxed(body.boxed_unsync())));
         }

@@ -9,8 +9,6 @@
 //! else is handed back as it arrives. It stops looking once the top-level object has ended,
 //! or at once when the response is not a JSON object.
 
-use memchr::memchr2;
-
 /// The longest id held; a longer value is passed on unchanged (and so not honoured later).
 pub const MAX_ID: usize = 64 * 1024;
 const KEYS: [&[u8]; 4] = [b"_scroll_id", b"pit_id", b"cursor", b"id"];
@@ -266,15 +264,14 @@ impl IdScanner {
                 }
             }
             // Anywhere else, skip to the next byte that could end the string.
-            _ => return memchr2(b'"', b'\\', &chunk[i..]).map_or(chunk.len(), |n| i + n),
+            _ => return string_end(chunk, i),
         }
         i + 1
     }
 
     /// Reads an id's bytes from `i`; returns where to go on.
     fn collect(&mut self, chunk: &[u8], i: usize, from: &mut usize, emit: &mut impl FnMut(Piece<'_>)) -> usize {
-        let found = memchr2(b'"', b'\\', &chunk[i..]);
-        let end = found.map_or(chunk.len(), |n| i + n);
+        let end = string_end(chunk, i);
         if self.held.len() + (end - i) > MAX_ID {
             self.give_up(emit);
             *from = i;
@@ -282,7 +279,7 @@ impl IdScanner {
         }
         self.held.extend_from_slice(&chunk[i..end]);
         *from = end;
-        match found.map(|n| chunk[i + n]) {
+        match chunk.get(end) {
             Some(b'"') if !self.held.is_empty() => {
                 emit(Piece::Id(&self.held));
                 self.held.clear();

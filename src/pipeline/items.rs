@@ -316,12 +316,14 @@ impl ItemsBody {
                     c.targets.extend(names.into_iter().map(|index| Target { index, privileges: &[IndexPriv::Read], source: "path:{index}".into() }));
                 }
                 let verdict = (self.check)(&c);
-                if verdict.is_ok() && !c.uses.is_empty() {
+                // An allowed search continuing a point in time: its answer's new id gets the same binding.
+                let continues = verdict.is_ok() && !c.uses.is_empty();
+                if continues {
                     if let Ok(mut l) = self.log.lock() {
                         l.pits.push((self.item, c.uses.iter().map(|u| u.id.clone()).collect()));
                     }
                 }
-                let line = match (&self.unseal, verdict.is_ok() && !c.uses.is_empty()) {
+                let line = match (&self.unseal, continues) {
                     (Some(unseal), true) => unseal(&c, &line).map_or(line, Bytes::from),
                     _ => line,
                 };

@@ -309,7 +309,7 @@ impl Shared {
         if !d.grants.is_empty() {
             return d.grants.clone();
         }
-        c.uses.iter().filter_map(|u| self.security.authz.binding(&u.id, now).ok()).flat_map(|b| b.grants.clone()).collect()
+        self.security.authz.bound_grants(c.uses.iter().map(|u| u.id.as_str()), now)
     }
 
     /// Phase 2: who is calling.

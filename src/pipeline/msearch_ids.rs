@@ -27,18 +27,9 @@ impl Default for MsearchIds {
     }
 }
 
-impl MsearchIds {
-    pub fn new() -> Self {
-        Self { depth: 0, in_str: false, esc: false, done: false, at: At::Other, key: Vec::new(), in_responses: false, current: None, next: 0 }
-    }
-
-    /// Whether everything from here on passes untouched.
-    pub fn done(&self) -> bool {
-        self.done
-    }
-
+impl Scanner for MsearchIds {
     /// Reads one chunk, handing back its bytes as pieces, each id with its search's position.
-    pub fn feed(&mut self, chunk: &[u8], emit: &mut impl FnMut(Option<usize>, Piece<'_>)) {
+    fn feed_at(&mut self, chunk: &[u8], emit: &mut dyn FnMut(Option<usize>, Piece<'_>)) {
         let mut from = 0;
         let mut i = 0;
         while i < chunk.len() && !self.done {
@@ -113,12 +104,21 @@ impl MsearchIds {
         }
     }
 
-    /// The end of the response: an id cut short is handed back unchanged.
-    pub fn finish(&mut self, emit: &mut impl FnMut(Option<usize>, Piece<'_>)) {
+    fn finish_at(&mut self, emit: &mut dyn FnMut(Option<usize>, Piece<'_>)) {
         if let Some((pos, mut scanner)) = self.current.take() {
             scanner.finish(&mut |p| emit(Some(pos), p));
         }
         self.done = true;
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}
+
+impl MsearchIds {
+    pub fn new() -> Self {
+        Self { depth: 0, in_str: false, esc: false, done: false, at: At::Other, key: Vec::new(), in_responses: false, current: None, next: 0 }
     }
 
     fn string_byte(&mut self, b: u8) {
@@ -141,18 +141,6 @@ impl MsearchIds {
             _ if in_key && self.key.len() <= RESPONSES.len() => self.key.push(b),
             _ => {}
         }
-    }
-}
-
-impl Scanner for MsearchIds {
-    fn feed_at(&mut self, chunk: &[u8], emit: &mut dyn FnMut(Option<usize>, Piece<'_>)) {
-        self.feed(chunk, &mut |pos, p| emit(pos, p));
-    }
-    fn finish_at(&mut self, emit: &mut dyn FnMut(Option<usize>, Piece<'_>)) {
-        self.finish(&mut |pos, p| emit(pos, p));
-    }
-    fn done(&self) -> bool {
-        MsearchIds::done(self)
     }
 }
 
@@ -179,9 +167,9 @@ mod tests {
             }
         };
         for c in doc.chunks(size) {
-            m.feed(c, &mut put);
+            m.feed_at(c, &mut put);
         }
-        m.finish(&mut put);
+        m.finish_at(&mut put);
         (String::from_utf8(out).unwrap_or_default(), ids, raw)
     }
 

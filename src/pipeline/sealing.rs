@@ -43,6 +43,8 @@ pub struct Seal<S> {
     scanner: S,
     authz: Arc<Authorizer>,
     principal: Arc<Principal>,
+    /// The principal as bindings name it (computed once, not per frame).
+    owner: String,
     grants: Grants,
     now_ms: i64,
     /// A frame that arrived after held bytes were let go (trailers), sent after them.
@@ -53,18 +55,18 @@ pub struct Seal<S> {
 
 impl<S: Scanner> Seal<S> {
     pub fn new(inner: ResBody, scanner: S, authz: Arc<Authorizer>, principal: Arc<Principal>, grants: Grants, now_ms: i64) -> Self {
-        Self { inner, scanner, authz, principal, grants, now_ms, stash: None, ended: false }
+        let owner = crate::authz::bindings::owner(&principal);
+        Self { inner, scanner, authz, principal, owner, grants, now_ms, stash: None, ended: false }
     }
 
     /// The bytes to send for `data`, or with `None` what the end of the body lets go.
     fn rewrite(&mut self, data: Option<&[u8]>) -> Vec<u8> {
         let mut out = Vec::with_capacity(data.map_or(0, <[u8]>::len) + 256);
-        let Self { scanner, authz, principal, grants, now_ms, .. } = self;
-        let owner = crate::authz::bindings::owner(principal);
+        let Self { scanner, authz, principal, owner, grants, now_ms, .. } = self;
         let mut put = |pos: Option<usize>, p: Piece<'_>| match p {
             Piece::Pass(b) => out.extend_from_slice(b),
             Piece::Id(raw) => match (grants.at(pos), std::str::from_utf8(raw), &authz.sealer) {
-                (Some(g), Ok(id), Some(sealer)) => out.extend_from_slice(sealer.seal(&owner, g, id, *now_ms).as_bytes()),
+                (Some(g), Ok(id), Some(sealer)) => out.extend_from_slice(sealer.seal(owner, g, id, *now_ms).as_bytes()),
                 (Some(g), Ok(id), None) => {
                     authz.bindings.bind(id, principal, g.to_vec());
                     out.extend_from_slice(raw);
