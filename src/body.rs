@@ -20,7 +20,7 @@ pub enum BodyError {
     #[error("client body stream failed: {0}")]
     Client(hyper::Error),
     #[error("node body stream failed: {0}")]
-    Upstream(hyper::Error),
+    Upstream(crate::forward::UpstreamError),
     #[error("{0}")]
     Other(String),
 }

@@ -308,3 +308,87 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() {
     sluice.stop().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");
 }
+
+/// A node that answers each request with scripted bytes, chosen by the request's last path
+/// segment, and counts its connections: for answers the fake node never gives.
+async fn scripted_node() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let conns = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    buf.drain(..end + 4);
+                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    let ok = "x-elastic-product: Elasticsearch\r\ncontent-type: application/json\r\n";
+                    let (answer, close) = match path.rsplit('/').next().unwrap_or("") {
+                        "interim" => (format!("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: x\r\n\r\nHTTP/1.1 200 OK\r\n{ok}content-length: 10\r\n\r\n{{\"a\":\"ok\"}}"), false),
+                        "until-close" => (format!("HTTP/1.1 200 OK\r\n{ok}\r\n{{\"read\":\"until the node closes\"}}"), true),
+                        "conn-close" => (format!("HTTP/1.1 200 OK\r\n{ok}content-length: 2\r\nconnection: close\r\n\r\n{{}}"), true),
+                        "chunk-ext" => (format!("HTTP/1.1 200 OK\r\n{ok}transfer-encoding: chunked\r\n\r\n3;x=y\r\n{{\"a\r\n4\r\n\":1}}\r\n0\r\nx-trailer: t\r\n\r\n"), false),
+                        "not-http" => ("SSH-2.0-OpenSSH\r\n\r\n".to_string(), true),
+                        "two-lengths" => (format!("HTTP/1.1 200 OK\r\n{ok}content-length: 2\r\ncontent-length: 3\r\n\r\n{{}}"), true),
+                        "silent-close" => (String::new(), true),
+                        _ => (format!("HTTP/1.1 200 OK\r\n{ok}content-length: 2\r\n\r\n{{}}"), false),
+                    };
+                    if tcp.write_all(answer.as_bytes()).await.is_err() || close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, conns)
+}
+
+#[tokio::test]
+async fn node_answers_are_read_as_http_1_1_frames_them() {
+    use std::sync::atomic::Ordering;
+    let (url, conns) = scripted_node().await;
+    let sluice = SluiceBuilder::new(&[url]).start().await;
+    let mut c = Sender::h1(sluice.addr).await;
+    let addr = sluice.addr;
+    macro_rules! get {
+        ($last:expr) => {
+            {tokio::time::timeout(WAIT, c.fetch(req("GET", addr, &format!("/logs/_doc/{}", $last), empty()))).await.expect("answered in time")}
+        };
+    }
+    // Interim answers are skipped; the final one is passed on, and the connection reused.
+    let got = get!("interim");
+    assert_eq!((got.status, got.text()), (200, r#"{"a":"ok"}"#.to_string()));
+    assert_eq!(get!("plain").text(), "{}");
+    assert_eq!(conns.load(Ordering::SeqCst), 1, "a kept-alive node connection is reused");
+    // Chunk extensions and trailers are read past; the body arrives exact.
+    assert_eq!(get!("chunk-ext").text(), r#"{"a":1}"#);
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+    // A body read until the node closes, and a node saying `connection: close`: both arrive
+    // whole, and the next request opens a new connection.
+    assert_eq!(get!("until-close").text(), r#"{"read":"until the node closes"}"#);
+    assert_eq!(get!("plain").text(), "{}");
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    assert_eq!(get!("conn-close").text(), "{}");
+    assert_eq!(get!("plain").text(), "{}");
+    assert_eq!(conns.load(Ordering::SeqCst), 3);
+    // Bytes that are not HTTP, ambiguous framing, a node that closes without a word: 502.
+    for bad in ["not-http", "two-lengths", "silent-close"] {
+        let got = get!(bad);
+        assert_eq!(got.status, 502, "{bad}: {}", got.text());
+        assert_eq!(got.json()["error"]["type"], "node_disconnected_exception", "{bad}");
+    }
+    assert_eq!(get!("plain").status, 200, "a failed node connection is never reused");
+}

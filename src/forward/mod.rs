@@ -1,13 +1,14 @@
 //! The only module that talks to the cluster.
 //!
-//! Invariants: connections to nodes are pooled HTTP/1.1 keep-alive connections; nodes are
-//! chosen round-robin among the healthy ones; a node that refuses a connection is skipped for a
-//! back-off that doubles up to a maximum; a request is retried on another node only when no byte
-//! of it reached a node (the connection could not be made, or hyper handed the request back
-//! unsent); once its body started streaming it is never retried.
+//! Invariants: connections to nodes are pooled HTTP/1.1 keep-alive connections, each driven
+//! by the request using it (`conn`, over the codec in `h1`); nodes are chosen round-robin among
+//! the healthy ones; a node that refuses a connection is skipped for a back-off that doubles up
+//! to a maximum; a request is retried on another node only when no byte of it reached a node
+//! (the connection could not be made, or its first write failed); once its body started
+//! streaming it is never retried.
 
 mod conn;
-mod deadline;
+mod h1;
 mod node;
 mod pool;
 
@@ -57,5 +58,18 @@ pub enum ForwardError {
     #[error("the node did not answer within {0:?}")]
     ResponseTimeout(Duration),
     #[error("the node failed while the request was in flight: {0}")]
-    Upstream(hyper::Error),
+    Upstream(UpstreamError),
+}
+
+/// What went wrong on a node connection.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The node's bytes are not HTTP/1.1 Sluice passes on.
+    #[error("{0}")]
+    Protocol(&'static str),
+    /// The request body failed while it was being sent.
+    #[error("request body: {0}")]
+    Body(Box<crate::body::BodyError>),
 }

@@ -52,7 +52,9 @@ pub struct Node {
     pub addr: NodeAddr,
     /// The node's URL, shared (metrics labels, audit records).
     pub name: std::sync::Arc<str>,
-    pub idle: Mutex<Vec<Upstream>>,
+    /// Boxed: a connection moves from the pool to a response body and back without copying.
+    #[allow(clippy::vec_box)]
+    pub idle: Mutex<Vec<Box<Upstream>>>,
     /// Milliseconds since the pool's epoch before which the node is skipped.
     down_until: AtomicU64,
     failures: AtomicU32,
@@ -81,11 +83,11 @@ impl Node {
         }
     }
 
-    pub fn take_idle(&self) -> Option<Upstream> {
+    pub fn take_idle(&self) -> Option<Box<Upstream>> {
         self.idle.lock().ok()?.pop()
     }
 
-    pub fn put_idle(&self, conn: Upstream, max: usize) {
+    pub fn put_idle(&self, conn: Box<Upstream>, max: usize) {
         if let Ok(mut idle) = self.idle.lock() {
             if idle.len() < max {
                 idle.push(conn);

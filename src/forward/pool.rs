@@ -10,13 +10,13 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use super::conn::{Stream, Upstream};
+use super::conn::{SendError, Stream, Upstream, READ_LARGE};
+use super::h1::{BodyFraming, Chunk, Chunked, ResponseHead};
 use super::node::{Node, Scheme};
-use super::{ForwardError, UpstreamSettings};
+use super::{ForwardError, UpstreamError, UpstreamSettings};
 use crate::body::{BodyError, ReqBody};
 
 pub struct Pool {
@@ -95,8 +95,8 @@ impl Pool {
 
     async fn attempt(&self, node: &Arc<Node>, req: Request<ReqBody>) -> Result<Response<PooledBody>, Attempt> {
         let mut req = req;
-        // A pooled connection may have been closed by the node in the meantime: hyper then
-        // hands the request back unsent and we take the next one, or open a fresh connection.
+        // A pooled connection may have been closed by the node in the meantime: it is dropped
+        // and the next one taken, or a fresh connection opened.
         loop {
             let (mut up, fresh) = match node.take_idle() {
                 Some(up) => (up, false),
@@ -110,42 +110,43 @@ impl Pool {
                     }
                 },
             };
-            if !fresh && (up.is_closed() || !up.ready().await) {
+            if !fresh && !up.is_usable() {
                 continue;
             }
             let timeout = self.settings.response_timeout;
-            // Set before the request reaches the connection's task, which keeps the deadline.
-            up.deadline.start(timeout);
-            let sent = up.sender.try_send_request(req).await;
-            up.deadline.clear();
-            if up.deadline.expired() {
-                return Err(Attempt::Failed(ForwardError::ResponseTimeout(timeout)));
-            }
-            match sent {
-                Ok(res) => {
+            match up.send(req, timeout).await {
+                Ok(head) => {
                     node.mark_up();
-                    return Ok(self.wrap(node, up, res));
+                    return Ok(self.wrap(node, up, head));
                 }
-                Err(mut e) => match e.take_message() {
-                    Some(r) if !fresh => req = r,
-                    Some(r) => return Err(Attempt::Unsent(r, ForwardError::Upstream(e.into_error()))),
-                    None => return Err(Attempt::Failed(ForwardError::Upstream(e.into_error()))),
-                },
+                Err(SendError::Timeout) => return Err(Attempt::Failed(ForwardError::ResponseTimeout(timeout))),
+                Err(SendError::Unsent(r, _)) if !fresh => req = r,
+                Err(SendError::Unsent(r, e)) => return Err(Attempt::Unsent(r, ForwardError::Upstream(e))),
+                Err(SendError::Failed(e)) => return Err(Attempt::Failed(ForwardError::Upstream(e))),
             }
         }
     }
 
-    fn wrap(&self, node: &Arc<Node>, up: Upstream, res: Response<Incoming>) -> Response<PooledBody> {
+    fn wrap(&self, node: &Arc<Node>, up: Box<Upstream>, head: ResponseHead) -> Response<PooledBody> {
         let max = self.settings.max_idle_per_node;
-        let (parts, body) = res.into_parts();
-        if body.is_end_stream() {
-            node.put_idle(up, max);
-            return Response::from_parts(parts, PooledBody { inner: body, home: None });
+        let reading = match head.framing {
+            BodyFraming::Length(0) => Reading::Done,
+            BodyFraming::Length(n) => Reading::Length(n),
+            BodyFraming::Chunked => Reading::Chunked(Chunked::default()),
+            BodyFraming::Close => Reading::Close,
+        };
+        let mut body = PooledBody { reading, conn: Some(up), home: Some((node.clone(), max)), reusable: head.reusable };
+        if body.reading == Reading::Done {
+            body.release();
         }
-        Response::from_parts(parts, PooledBody { inner: body, home: Some((up, node.clone(), max)) })
+        let mut res = Response::new(body);
+        *res.status_mut() = head.status;
+        *res.version_mut() = head.version;
+        *res.headers_mut() = head.headers;
+        res
     }
 
-    async fn connect(&self, node: &Node) -> Result<Upstream, ForwardError> {
+    async fn connect(&self, node: &Node) -> Result<Box<Upstream>, ForwardError> {
         let addr = &node.addr;
         let timeout = self.settings.connect_timeout;
         let connecting = async {
@@ -163,7 +164,7 @@ impl Pool {
                     Stream::Tls(Box::new(tls))
                 }
             };
-            Upstream::handshake(stream).await.map_err(|_| ForwardError::NoNode)
+            Ok(Box::new(Upstream::new(stream)))
         };
         match tokio::time::timeout(timeout, connecting).await {
             Ok(r) => r,
@@ -172,11 +173,25 @@ impl Pool {
     }
 }
 
-/// A node's response body. Read to the end, its connection goes back to the pool; dropped
-/// half-way, the connection closes with it.
+/// Where a node's response body stands.
+#[derive(Debug, PartialEq, Eq)]
+enum Reading {
+    /// This many bytes to come.
+    Length(u64),
+    Chunked(Chunked),
+    /// Until the node closes the connection.
+    Close,
+    Done,
+}
+
+/// A node's response body, read from its connection as the client takes it. Read to the end,
+/// the connection goes back to the pool (when the node keeps it open and sent nothing more);
+/// dropped half-way, the connection closes with it.
 pub struct PooledBody {
-    inner: Incoming,
-    home: Option<(Upstream, Arc<Node>, usize)>,
+    reading: Reading,
+    conn: Option<Box<Upstream>>,
+    home: Option<(Arc<Node>, usize)>,
+    reusable: bool,
 }
 
 impl Body for PooledBody {
@@ -185,30 +200,76 @@ impl Body for PooledBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        match &frame {
-            None => this.release(),
-            Some(Ok(_)) if this.inner.is_end_stream() => this.release(),
-            _ => {}
+        loop {
+            let Some(up) = this.conn.as_mut() else { return Poll::Ready(None) };
+            let room = match &mut this.reading {
+                Reading::Done => {
+                    this.release();
+                    return Poll::Ready(None);
+                }
+                Reading::Length(left) if !up.buf.is_empty() => {
+                    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(up.buf.len());
+                    let data = up.buf.split_to(n).freeze();
+                    *left -= n as u64;
+                    if *left == 0 {
+                        this.reading = Reading::Done;
+                        this.release();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Reading::Length(left) => usize::try_from(*left).unwrap_or(usize::MAX).min(READ_LARGE),
+                Reading::Chunked(dec) => match dec.step(&mut up.buf) {
+                    Ok(Chunk::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                    Ok(Chunk::End) => {
+                        this.reading = Reading::Done;
+                        continue;
+                    }
+                    Ok(Chunk::More) => READ_LARGE,
+                    Err(e) => return Poll::Ready(Some(Err(this.fail(UpstreamError::Protocol(e))))),
+                },
+                Reading::Close if !up.buf.is_empty() => return Poll::Ready(Some(Ok(Frame::data(up.buf.split().freeze())))),
+                Reading::Close => READ_LARGE,
+            };
+            match ready!(up.poll_fill(cx, room)) {
+                Ok(0) if this.reading == Reading::Close => {
+                    this.conn = None;
+                    this.reading = Reading::Done;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => return Poll::Ready(Some(Err(this.fail(UpstreamError::Protocol("the node closed the connection before the body ended"))))),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Some(Err(this.fail(UpstreamError::Io(e))))),
+            }
         }
-        Poll::Ready(frame.map(|r| r.map_err(BodyError::Upstream)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.reading == Reading::Done
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match self.reading {
+            Reading::Done => SizeHint::with_exact(0),
+            Reading::Length(n) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
     }
 }
 
 impl PooledBody {
+    /// The body ended: the connection goes back to its node if it can carry another request.
     fn release(&mut self) {
-        if let Some((up, node, max)) = self.home.take() {
-            if !up.is_closed() {
-                node.put_idle(up, max);
-            }
+        let (Some(up), Some((node, max))) = (self.conn.take(), self.home.take()) else { return };
+        if self.reusable && up.buf.is_empty() {
+            node.put_idle(up, max);
         }
+    }
+
+    /// The body failed: its connection is closed.
+    #[cold]
+    fn fail(&mut self, e: UpstreamError) -> BodyError {
+        self.conn = None;
+        self.reading = Reading::Done;
+        BodyError::Upstream(e)
     }
 }

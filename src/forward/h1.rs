@@ -1,0 +1,410 @@
+//! HTTP/1.1 towards the nodes, as bytes and nothing else: the request head Sluice writes, the
+//! response head it reads, and how each body is framed (RFC 9112). Pure and table-tested;
+//! `conn` does the I/O.
+//!
+//! Invariants: the request line carries the path and query bytes the pipeline classified,
+//! unchanged; a request body is framed by the Content-Length it carries, else by its exact
+//! size, else chunked — never dropped; a response whose framing is ambiguous (differing
+//! Content-Lengths, a bad chunk) is an error, not a guess; a connection is reused only when
+//! the node said it may be and the response ended exactly where its framing said.
+
+use std::mem::MaybeUninit;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
+
+/// Response heads larger than this are refused (Elasticsearch's own limit for heads is 8 KiB
+/// by default; warnings can make answers longer).
+pub const MAX_HEAD: usize = 256 * 1024;
+/// Response headers beyond this count are refused.
+const MAX_HEADERS: usize = 256;
+/// A chunk-size line or a trailer section longer than this is refused.
+const MAX_CHUNK_LINE: usize = 4096;
+const MAX_TRAILERS: usize = 64 * 1024;
+
+/// Why bytes from a node are not HTTP/1.1 Sluice will pass on.
+pub type ProtocolError = &'static str;
+
+/// How the request body goes on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// Exactly this many bytes (0: no body).
+    Length(u64),
+    Chunked,
+}
+
+/// Writes the request head into `out` and says how its body is framed. `exact` is the body's
+/// exact size when known (`Some(0)` for no body at all).
+pub fn encode_request(method: &Method, target: &str, headers: &HeaderMap, exact: Option<u64>, out: &mut Vec<u8>) -> Framing {
+    out.reserve(64 + target.len() + headers.len() * 32);
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut framing = None;
+    for (name, value) in headers {
+        if name == header::TRANSFER_ENCODING {
+            continue; // hop-by-hop: framing is Sluice's to choose
+        }
+        if name == header::CONTENT_LENGTH {
+            // One valid length only (hyper refuses differing ones from clients before this).
+            match (framing, content_length(value.as_bytes())) {
+                (None, Some(n)) => framing = Some(Framing::Length(n)),
+                _ => continue,
+            }
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let framing = match (framing, exact) {
+        (Some(f), _) => f,
+        (None, Some(0)) => Framing::Length(0),
+        (None, Some(n)) => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(n.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+            Framing::Length(n)
+        }
+        (None, None) => {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            Framing::Chunked
+        }
+    };
+    out.extend_from_slice(b"\r\n");
+    framing
+}
+
+/// A Content-Length value: digits only, as RFC 9110 §8.6 has it.
+fn content_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+/// How a response body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    Length(u64),
+    Chunked,
+    /// Read until the node closes the connection.
+    Close,
+}
+
+/// A response head read from a node.
+#[derive(Debug)]
+pub struct ResponseHead {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub framing: BodyFraming,
+    /// Whether the connection may carry another request once the body ended.
+    pub reusable: bool,
+}
+
+/// What the start of a read buffer holds.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Not a whole head yet.
+    Partial,
+    /// An interim (1xx) response of this many bytes, to skip.
+    Interim(usize),
+    /// A final response head, which took this many bytes.
+    Final(ResponseHead, usize),
+}
+
+/// Parses the response head at the start of `buf`. `head` is true for a HEAD request, whose
+/// response has no body whatever its headers say.
+pub fn parse_response(buf: &[u8], head: bool) -> Result<Parsed, ProtocolError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut slots) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err("the node's response head is too large"),
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err("the node's response has too many headers"),
+        Err(_) => return Err("the node's response head is not HTTP/1.1"),
+    };
+    let code = res.code.unwrap_or(0);
+    let status = StatusCode::from_u16(code).map_err(|_| "the node's response has an invalid status")?;
+    if status.is_informational() {
+        if code == 101 {
+            return Err("the node switched protocols");
+        }
+        return Ok(Parsed::Interim(len));
+    }
+    let version = if res.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    let mut headers = HeaderMap::with_capacity(res.headers.len());
+    for h in res.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| "the node's response has an invalid header name")?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| "the node's response has an invalid header value")?;
+        headers.append(name, value);
+    }
+    let (framing, sure) = body_framing(status, &headers, head)?;
+    let reusable = sure && framing != BodyFraming::Close && keeps_alive(version, &headers);
+    Ok(Parsed::Final(ResponseHead { status, version, headers, framing, reusable }, len))
+}
+
+/// RFC 9112 §6.3. The flag is false when the framing, though readable, leaves the connection
+/// in doubt (Transfer-Encoding beside Content-Length).
+fn body_framing(status: StatusCode, h: &HeaderMap, head: bool) -> Result<(BodyFraming, bool), ProtocolError> {
+    if head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return Ok((BodyFraming::Length(0), true));
+    }
+    let has_length = h.contains_key(header::CONTENT_LENGTH);
+    if h.contains_key(header::TRANSFER_ENCODING) {
+        let last = h.get_all(header::TRANSFER_ENCODING).iter().next_back().map(|v| v.as_bytes());
+        let chunked = last.and_then(|v| v.rsplit(|&b| b == b',').next()).is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        return Ok((if chunked { BodyFraming::Chunked } else { BodyFraming::Close }, !has_length));
+    }
+    if !has_length {
+        return Ok((BodyFraming::Close, true));
+    }
+    let mut length = None;
+    for v in h.get_all(header::CONTENT_LENGTH) {
+        for part in v.as_bytes().split(|&b| b == b',') {
+            let n = content_length(part.trim_ascii()).ok_or("the node's response has an invalid Content-Length")?;
+            if length.is_some_and(|m| m != n) {
+                return Err("the node's response has differing Content-Lengths");
+            }
+            length = Some(n);
+        }
+    }
+    Ok((BodyFraming::Length(length.unwrap_or(0)), true))
+}
+
+fn keeps_alive(version: Version, h: &HeaderMap) -> bool {
+    let has = |token: &str| h.get_all(header::CONNECTION).iter().any(|v| v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes())));
+    if version == Version::HTTP_10 {
+        has("keep-alive")
+    } else {
+        !has("close")
+    }
+}
+
+/// Decodes a chunked body held in a read buffer, a step at a time.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Chunked {
+    state: ChunkState,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    /// Before a chunk-size line.
+    #[default]
+    Size,
+    /// Inside a chunk, with this many bytes to come.
+    Data(u64),
+    /// After a chunk's data: its CRLF.
+    DataEnd,
+    /// After the last chunk: trailer lines until an empty one; the bytes seen so far.
+    Trailers(usize),
+    Done,
+}
+
+/// One step of a chunked body.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Chunk {
+    Data(Bytes),
+    /// The body ended.
+    End,
+    /// More bytes are needed.
+    More,
+}
+
+impl Chunked {
+    /// Takes what it can from the front of `buf`: data, the end, or nothing yet.
+    pub fn step(&mut self, buf: &mut BytesMut) -> Result<Chunk, ProtocolError> {
+        loop {
+            match self.state {
+                ChunkState::Done => return Ok(Chunk::End),
+                ChunkState::Size => {
+                    let Some(line) = take_line(buf, MAX_CHUNK_LINE)? else { return Ok(Chunk::More) };
+                    let size = chunk_size(&line)?;
+                    self.state = if size == 0 { ChunkState::Trailers(0) } else { ChunkState::Data(size) };
+                }
+                ChunkState::Data(left) => {
+                    if buf.is_empty() {
+                        return Ok(Chunk::More);
+                    }
+                    let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+                    let left = left - n as u64;
+                    self.state = if left == 0 { ChunkState::DataEnd } else { ChunkState::Data(left) };
+                    return Ok(Chunk::Data(buf.split_to(n).freeze()));
+                }
+                ChunkState::DataEnd => {
+                    if buf.len() < 2 {
+                        return Ok(Chunk::More);
+                    }
+                    if &buf[..2] != b"\r\n" {
+                        return Err("a chunk of the node's response does not end with CRLF");
+                    }
+                    buf.advance(2);
+                    self.state = ChunkState::Size;
+                }
+                ChunkState::Trailers(seen) => {
+                    let Some(line) = take_line(buf, MAX_CHUNK_LINE)? else { return Ok(Chunk::More) };
+                    let seen = seen + line.len();
+                    if seen > MAX_TRAILERS {
+                        return Err("the node's response trailers are too large");
+                    }
+                    self.state = if line.trim_ascii().is_empty() { ChunkState::Done } else { ChunkState::Trailers(seen) };
+                }
+            }
+        }
+    }
+}
+
+/// The next line of `buf` (without its CRLF or LF), taken out of it; None until it is whole.
+fn take_line(buf: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, ProtocolError> {
+    match memchr::memchr(b'\n', buf) {
+        Some(i) if i <= max => {
+            let mut line = buf.split_to(i + 1);
+            line.truncate(i);
+            if line.last() == Some(&b'\r') {
+                line.truncate(i - 1);
+            }
+            Ok(Some(line))
+        }
+        Some(_) => Err("a chunk-size line of the node's response is too long"),
+        None if buf.len() > max => Err("a chunk-size line of the node's response is too long"),
+        None => Ok(None),
+    }
+}
+
+/// A chunk-size line: hex digits, then optional extensions after `;` (ignored).
+fn chunk_size(line: &[u8]) -> Result<u64, ProtocolError> {
+    let digits = line.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return Err("the node's response has an invalid chunk size");
+    }
+    Ok(digits.iter().fold(0u64, |n, &d| n * 16 + u64::from(char::from(d).to_digit(16).unwrap_or(0))))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn encoded(method: Method, target: &str, headers: &[(&str, &str)], exact: Option<u64>) -> (String, Framing) {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        let mut out = Vec::new();
+        let f = encode_request(&method, target, &h, exact, &mut out);
+        (String::from_utf8(out).unwrap(), f)
+    }
+
+    #[test]
+    fn request_framing() {
+        type Case<'a> = (Method, &'a [(&'a str, &'a str)], Option<u64>, &'a str, Framing);
+        let cases: &[Case] = &[
+            (Method::GET, &[("host", "n")], Some(0), "GET /a HTTP/1.1\r\nhost: n\r\n\r\n", Framing::Length(0)),
+            (Method::POST, &[("content-length", "0")], Some(0), "POST /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n", Framing::Length(0)),
+            (Method::POST, &[("content-length", "5")], None, "POST /a HTTP/1.1\r\ncontent-length: 5\r\n\r\n", Framing::Length(5)),
+            (Method::POST, &[], Some(7), "POST /a HTTP/1.1\r\ncontent-length: 7\r\n\r\n", Framing::Length(7)),
+            // A streamed body of unknown size is chunked, whatever the method (a GET _search
+            // with a chunked body keeps its body).
+            (Method::GET, &[("x-a", "1")], None, "GET /a HTTP/1.1\r\nx-a: 1\r\ntransfer-encoding: chunked\r\n\r\n", Framing::Chunked),
+            (Method::POST, &[("transfer-encoding", "gzip, chunked")], None, "POST /a HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n", Framing::Chunked),
+            // A length the pipeline set wins over a stale one; a bad one is not passed on.
+            (Method::POST, &[("content-length", "x")], Some(3), "POST /a HTTP/1.1\r\ncontent-length: 3\r\n\r\n", Framing::Length(3)),
+        ];
+        for (m, h, exact, want, framing) in cases {
+            assert_eq!(encoded(m.clone(), "/a", h, *exact), (want.to_string(), *framing), "{h:?}");
+        }
+        // The target goes out byte for byte.
+        let (s, _) = encoded(Method::GET, "/%3Clogs-%7Bnow%2Fd%7D%3E/_search?q=a%20b", &[], Some(0));
+        assert!(s.starts_with("GET /%3Clogs-%7Bnow%2Fd%7D%3E/_search?q=a%20b HTTP/1.1\r\n"));
+    }
+
+    fn parsed(raw: &str, head: bool) -> Result<(ResponseHead, usize), ProtocolError> {
+        match parse_response(raw.as_bytes(), head)? {
+            Parsed::Final(h, n) => Ok((h, n)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn response_framing_and_reuse() {
+        let cases: &[(&str, bool, BodyFraming, bool)] = &[
+            ("HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n", false, BodyFraming::Length(12), true),
+            ("HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Length: 12\r\n\r\n", false, BodyFraming::Length(12), true),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 12, 12\r\n\r\n", false, BodyFraming::Length(12), true),
+            ("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", false, BodyFraming::Chunked, true),
+            ("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, Chunked\r\n\r\n", false, BodyFraming::Chunked, true),
+            ("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n", false, BodyFraming::Chunked, false),
+            ("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n", false, BodyFraming::Close, false),
+            ("HTTP/1.1 200 OK\r\n\r\n", false, BodyFraming::Close, false),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: Close\r\n\r\n", false, BodyFraming::Length(5), false),
+            ("HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\n", false, BodyFraming::Length(5), false),
+            ("HTTP/1.0 200 OK\r\ncontent-length: 5\r\nconnection: keep-alive\r\n\r\n", false, BodyFraming::Length(5), true),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\n", true, BodyFraming::Length(0), true),
+            ("HTTP/1.1 204 No Content\r\n\r\n", false, BodyFraming::Length(0), true),
+            ("HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n", false, BodyFraming::Length(0), true),
+        ];
+        for (raw, head, framing, reusable) in cases {
+            let (h, n) = parsed(raw, *head).unwrap();
+            assert_eq!((h.framing, h.reusable, n), (*framing, *reusable, raw.len()), "{raw}");
+        }
+        for bad in [
+            "HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 1, 2\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            "HTP/1.1 200 OK\r\n\r\n",
+            "HTTP/1.1 99 Odd\r\n\r\n",
+        ] {
+            assert!(parse_response(bad.as_bytes(), false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn heads_keep_their_headers_and_skip_interim_answers() {
+        let raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nX-Elastic-Product: Elasticsearch\r\nwarning: a\r\nWarning: b\r\ncontent-length: 0\r\n\r\nrest";
+        let Ok(Parsed::Interim(n)) = parse_response(raw.as_bytes(), false) else { panic!() };
+        let (h, m) = parsed(&raw[n..], false).unwrap();
+        assert_eq!((h.status, &raw[n + m..]), (StatusCode::CREATED, "rest"));
+        assert_eq!(h.headers.get("x-elastic-product").unwrap(), "Elasticsearch");
+        assert_eq!(h.headers.get_all("warning").iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(matches!(parse_response(b"HTTP/1.1 200 OK\r\ncontent-le", false), Ok(Parsed::Partial)));
+        let huge = format!("HTTP/1.1 200 OK\r\nx: {}", "a".repeat(MAX_HEAD));
+        assert!(parse_response(huge.as_bytes(), false).is_err());
+    }
+
+    /// Decodes `raw` fed in pieces of `step` bytes; the data, and what is left after the end.
+    fn dechunk(raw: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), ProtocolError> {
+        let (mut c, mut buf, mut data) = (Chunked::default(), BytesMut::new(), Vec::new());
+        let mut fed = 0;
+        loop {
+            match c.step(&mut buf)? {
+                Chunk::Data(d) => data.extend_from_slice(&d),
+                Chunk::End => return Ok((data, [&buf[..], &raw[fed..]].concat())),
+                Chunk::More if fed >= raw.len() => return Err("truncated"),
+                Chunk::More => {
+                    let end = (fed + step).min(raw.len());
+                    buf.extend_from_slice(&raw[fed..end]);
+                    fed = end;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_bodies_in_any_pieces() {
+        let raw = b"5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nx-trailer: t\r\n\r\nNEXT";
+        for step in [1, 2, 3, 7, 64] {
+            assert_eq!(dechunk(raw, step).unwrap(), (b"hello 0123456789".to_vec(), b"NEXT".to_vec()), "step {step}");
+        }
+        assert_eq!(dechunk(b"0\n\n", 1).unwrap(), (vec![], vec![]));
+        for bad in [&b"5\r\nhelloXX0\r\n\r\n"[..], b"g\r\n", b"\r\n", b"1234567890abcdef0\r\n", b"5\r\nhel"] {
+            assert!(dechunk(bad, 4).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let long = [vec![b'1'; MAX_CHUNK_LINE + 2], b"\r\n".to_vec()].concat();
+        assert!(dechunk(&long, 1024).is_err());
+    }
+}
