@@ -158,8 +158,8 @@ async fn exchange(io: &mut Stream, buf: &mut BytesMut, head: &mut Vec<u8>, req: 
     // is sent as it comes, the head with its first pieces.
     let whole = match (&body, framing) {
         (ReqBody::Full(Some(b)), Framing::Length(n)) if b.len() as u64 == n => Some(b.clone()),
-        (ReqBody::Full(None) | ReqBody::Empty, _) => Some(Bytes::new()),
-        (b, _) if b.is_end_stream() => Some(Bytes::new()),
+        (b, Framing::Length(0)) if b.is_end_stream() => Some(Bytes::new()),
+        // Anything else streams, and a body that disagrees with its declared length fails there.
         _ => None,
     };
     match whole {
