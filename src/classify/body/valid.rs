@@ -30,7 +30,12 @@ fn special(w: u64) -> u64 {
     zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) | control
 }
 
+#[inline(always)]
 fn ws(b: &[u8], mut i: usize) -> usize {
+    // Most tokens follow no whitespace: one comparison says so.
+    if b.get(i).is_some_and(|&c| c > b' ') {
+        return i;
+    }
     while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
         i += 1;
     }
@@ -115,6 +120,7 @@ fn number(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// `"key"` then `:`, from `i` (whitespace allowed around both); the index after the colon.
+#[inline(always)]
 fn key(b: &[u8], i: usize) -> Option<usize> {
     let i = ws(b, i);
     if b.get(i) != Some(&b'"') {
