@@ -344,6 +344,8 @@ async fn scripted_node() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsi
                         "not-http" => ("SSH-2.0-OpenSSH\r\n\r\n".to_string(), true),
                         "two-lengths" => (format!("HTTP/1.1 200 OK\r\n{ok}content-length: 2\r\ncontent-length: 3\r\n\r\n{{}}"), true),
                         "silent-close" => (String::new(), true),
+                        // Answered before the body is read, then closed (the unread body makes it a reset).
+                        "early-413" => ("HTTP/1.1 413 Request Entity Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string(), true),
                         _ => (format!("HTTP/1.1 200 OK\r\n{ok}content-length: 2\r\n\r\n{{}}"), false),
                     };
                     if tcp.write_all(answer.as_bytes()).await.is_err() || close {
@@ -391,4 +393,28 @@ async fn node_answers_are_read_as_http_1_1_frames_them() {
         assert_eq!(got.json()["error"]["type"], "node_disconnected_exception", "{bad}");
     }
     assert_eq!(get!("plain").status, 200, "a failed node connection is never reused");
+    // A node that refuses a body over its own limit before reading it: its answer, not a 502.
+    // (A raw client: it reads the answer while its own body is still being refused.)
+    let (mut rd, mut wr) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+    let body = pattern(16 << 20);
+    let writer = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let head = format!("PUT /logs/_doc/early-413 HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", body.len());
+        let _ = wr.write_all(head.as_bytes()).await;
+        let _ = wr.write_all(&body).await;
+    });
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        use tokio::io::AsyncReadExt;
+        match tokio::time::timeout(WAIT, rd.read(&mut chunk)).await.expect("answered in time") {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    writer.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let mut c = Sender::h1(addr).await;
+    assert_eq!(c.fetch(req("GET", addr, "/logs/_doc/plain", empty())).await.status, 200);
 }

@@ -162,20 +162,42 @@ async fn exchange(io: &mut Stream, buf: &mut BytesMut, head: &mut Vec<u8>, req: 
         // Anything else streams, and a body that disagrees with its declared length fails there.
         _ => None,
     };
-    match whole {
-        Some(b) => match write_all(io, &[head, &b]).await {
-            Ok(()) => {}
-            Err((e, false)) => return Err(SendError::Unsent(Request::from_parts(parts, body), UpstreamError::Io(e))),
-            Err((e, true)) => return Err(SendError::Failed(UpstreamError::Io(e))),
-        },
-        None => stream_body(io, head, &mut body, framing).await.map_err(SendError::Failed)?,
-    }
-    poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await.map_err(|e| SendError::Failed(UpstreamError::Io(e)))?;
-    drop(body);
     let is_head = parts.method == Method::HEAD;
+    let sent = match whole {
+        Some(b) => match write_all(io, &[head, &b]).await {
+            Ok(()) => Ok(()),
+            Err((e, false)) => return Err(SendError::Unsent(Request::from_parts(parts, body), UpstreamError::Io(e))),
+            Err((e, true)) => Err(UpstreamError::Io(e)),
+        },
+        None => stream_body(io, head, &mut body, framing).await,
+    };
+    let sent = match sent {
+        Ok(()) => poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await.map_err(UpstreamError::Io),
+        Err(e) => Err(e),
+    };
+    drop(body);
+    if let Err(e) = sent {
+        // The node may have answered before it read the whole request (a 413 for a body over
+        // its own limit) and closed: its answer is passed on, on a connection never reused.
+        if matches!(e, UpstreamError::Io(_)) {
+            if let Ok(Ok(mut h)) = tokio::time::timeout(EARLY_ANSWER_WAIT, read_head(io, buf, is_head)).await {
+                h.reusable = false;
+                return Ok(h);
+            }
+        }
+        return Err(SendError::Failed(e));
+    }
+    read_head(io, buf, is_head).await.map_err(SendError::Failed)
+}
+
+/// How long a request whose sending failed waits for an answer the node may have sent early.
+const EARLY_ANSWER_WAIT: Duration = Duration::from_millis(500);
+
+/// Reads the final response head, past interim (1xx) answers.
+async fn read_head(io: &mut Stream, buf: &mut BytesMut, is_head: bool) -> Result<ResponseHead, UpstreamError> {
     loop {
         if !buf.is_empty() {
-            match h1::parse_response(buf, is_head).map_err(|e| SendError::Failed(UpstreamError::Protocol(e)))? {
+            match h1::parse_response(buf, is_head).map_err(UpstreamError::Protocol)? {
                 Parsed::Partial => {}
                 Parsed::Interim(n) => {
                     buf.advance(n);
@@ -188,11 +210,10 @@ async fn exchange(io: &mut Stream, buf: &mut BytesMut, head: &mut Vec<u8>, req: 
             }
         }
         buf.reserve(READ_SMALL);
-        let n = poll_fn(|cx| tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf)).await;
-        match n {
-            Ok(0) => return Err(SendError::Failed(UpstreamError::Protocol("the node closed the connection before answering"))),
+        match poll_fn(|cx| tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf)).await {
+            Ok(0) => return Err(UpstreamError::Protocol("the node closed the connection before answering")),
             Ok(_) => {}
-            Err(e) => return Err(SendError::Failed(UpstreamError::Io(e))),
+            Err(e) => return Err(UpstreamError::Io(e)),
         }
     }
 }
