@@ -9,8 +9,8 @@ use std::borrow::Cow;
 #[derive(Debug)]
 pub struct Target<'a> {
     pub segments: Vec<&'a str>,
-    /// Raw `key=value` pairs; decoded when looked up.
-    pub query: Vec<(&'a str, &'a str)>,
+    /// `key=value` pairs, percent-decoded (borrowed when they hold no escape).
+    pub query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 pub fn split(target: &str) -> Result<Target<'_>, String> {
@@ -43,9 +43,7 @@ pub fn split(target: &str) -> Result<Target<'_>, String> {
                 None => (pair, ""),
             };
             // Every parameter must decode, even ones Sluice does not read: the server will.
-            decode(k, true)?;
-            decode(v, true)?;
-            pairs.push((k, v));
+            pairs.push((decode(k, true)?, decode(v, true)?));
         }
     }
     Ok(Target { segments, query: pairs })
@@ -124,17 +122,16 @@ impl Target<'_> {
     /// The value of a query parameter. Repeating a parameter with different values is refused:
     /// servers differ on which one wins.
     pub fn param(&self, name: &str) -> Result<Option<Cow<'_, str>>, String> {
-        let mut found: Option<Cow<'_, str>> = None;
+        let mut found: Option<&Cow<'_, str>> = None;
         for (k, v) in &self.query {
-            if decode(k, true)? == name {
-                let v = decode(v, true)?;
-                match &found {
-                    Some(prev) if *prev != v => return Err(format!("query parameter [{name}] is given twice with different values")),
+            if k == name {
+                match found {
+                    Some(prev) if prev != v => return Err(format!("query parameter [{name}] is given twice with different values")),
                     _ => found = Some(v),
                 }
             }
         }
-        Ok(found)
+        Ok(found.cloned())
     }
 }
 
