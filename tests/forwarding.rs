@@ -367,7 +367,7 @@ async fn node_answers_are_read_as_http_1_1_frames_them() {
     let addr = sluice.addr;
     macro_rules! get {
         ($last:expr) => {
-            {tokio::time::timeout(WAIT, c.fetch(req("GET", addr, &format!("/logs/_doc/{}", $last), empty()))).await.expect("answered in time")}
+            tokio::time::timeout(WAIT, c.fetch(req("GET", addr, &format!("/logs/_doc/{}", $last), empty()))).await.expect("answered in time")
         };
     }
     // Interim answers are skipped; the final one is passed on, and the connection reused.

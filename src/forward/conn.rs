@@ -75,7 +75,7 @@ impl AsyncWrite for Stream {
 
 /// How much room a read asks for: a response head and a small answer fit in one read; a large
 /// body streams in pieces of the larger size.
-pub const READ_SMALL: usize = 16 * 1024;
+const READ_SMALL: usize = 16 * 1024;
 pub const READ_LARGE: usize = 64 * 1024;
 
 pub struct Upstream {
@@ -143,9 +143,14 @@ impl Upstream {
 
     /// Reads more bytes from the node into `buf`; 0 at the end of the stream.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>, room: usize) -> Poll<std::io::Result<usize>> {
-        self.buf.reserve(room);
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
+        fill(&mut self.io, &mut self.buf, cx, room)
     }
+}
+
+/// Reads into `buf` with room for at least `room` more bytes; 0 at the end of the stream.
+fn fill(io: &mut Stream, buf: &mut BytesMut, cx: &mut Context<'_>, room: usize) -> Poll<std::io::Result<usize>> {
+    buf.reserve(room);
+    tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
 }
 
 async fn exchange(io: &mut Stream, buf: &mut BytesMut, head: &mut Vec<u8>, req: Request<ReqBody>) -> Result<ResponseHead, SendError> {
@@ -164,7 +169,7 @@ async fn exchange(io: &mut Stream, buf: &mut BytesMut, head: &mut Vec<u8>, req: 
     };
     let is_head = parts.method == Method::HEAD;
     let sent = match whole {
-        Some(b) => match write_all(io, &[head, &b]).await {
+        Some(b) => match write_all(io, &mut [IoSlice::new(head), IoSlice::new(&b)]).await {
             Ok(()) => Ok(()),
             Err((e, false)) => return Err(SendError::Unsent(Request::from_parts(parts, body), UpstreamError::Io(e))),
             Err((e, true)) => Err(UpstreamError::Io(e)),
@@ -209,8 +214,7 @@ async fn read_head(io: &mut Stream, buf: &mut BytesMut, is_head: bool) -> Result
                 }
             }
         }
-        buf.reserve(READ_SMALL);
-        match poll_fn(|cx| tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf)).await {
+        match poll_fn(|cx| fill(io, buf, cx, READ_SMALL)).await {
             Ok(0) => return Err(UpstreamError::Protocol("the node closed the connection before answering")),
             Ok(_) => {}
             Err(e) => return Err(UpstreamError::Io(e)),
@@ -240,14 +244,7 @@ impl Outbox {
 
     async fn send(&mut self, io: &mut Stream) -> Result<(), UpstreamError> {
         let mut slices: Vec<IoSlice<'_>> = self.pieces.iter().map(|b| IoSlice::new(b)).collect();
-        let mut slices = &mut slices[..];
-        while !slices.is_empty() {
-            match poll_fn(|cx| Pin::new(&mut *io).poll_write_vectored(cx, slices)).await {
-                Ok(0) => return Err(UpstreamError::Io(std::io::ErrorKind::WriteZero.into())),
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) => return Err(UpstreamError::Io(e)),
-            }
-        }
+        write_all(io, &mut slices).await.map_err(|(e, _)| UpstreamError::Io(e))?;
         self.pieces.clear();
         self.len = 0;
         Ok(())
@@ -312,14 +309,8 @@ async fn stream_body(io: &mut Stream, head: &[u8], body: &mut ReqBody, framing: 
     out.send(io).await
 }
 
-/// Writes every byte of `bufs`; on failure, the error and whether any byte was written.
-async fn write_all(io: &mut Stream, bufs: &[&[u8]]) -> Result<(), (std::io::Error, bool)> {
-    let mut storage = [IoSlice::new(&[]); 3];
-    let count = bufs.len().min(storage.len());
-    for (slot, b) in storage.iter_mut().zip(bufs) {
-        *slot = IoSlice::new(b);
-    }
-    let mut slices = &mut storage[..count];
+/// Writes every byte of `slices`; on failure, the error and whether any byte was written.
+async fn write_all(io: &mut Stream, mut slices: &mut [IoSlice<'_>]) -> Result<(), (std::io::Error, bool)> {
     let mut any = false;
     while slices.iter().any(|s| !s.is_empty()) {
         match poll_fn(|cx| Pin::new(&mut *io).poll_write_vectored(cx, slices)).await {
