@@ -3,7 +3,9 @@
 //! `target_index`, `indexed_shape`), `indices` (`indices_boost`) or `pit`; a body that holds
 //! none of these byte strings, and no `\u` escape (which could spell one), names no index.
 //! One multi-pattern search per route's pattern set (all built together, on first use) looks
-//! for all of them in a single pass: any occurrence of any pattern is a match.
+//! for the names in a single pass: any occurrence of any pattern is a match. The escape is
+//! looked for on its own: a two-byte pattern among them would make the multi-pattern search
+//! stop at every `in` of the body, where three bytes (`ind`, `pit`, `knn`) let it skip ahead.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -44,6 +46,9 @@ static SEARCHERS: LazyLock<(HashMap<Key, usize>, Vec<AhoCorasick>)> = LazyLock::
 });
 
 pub(super) fn may_name_targets(body: &[u8], fields: &'static [FieldDef], dsl: bool) -> bool {
+    if memchr::memmem::find(body, b"\\u").is_some() {
+        return true;
+    }
     match SEARCHERS.0.get(&key(fields, dsl)) {
         Some(i) => SEARCHERS.1[*i].is_match(body),
         // Not a route's field list (tests), or a set whose searcher could not be built:
@@ -52,13 +57,15 @@ pub(super) fn may_name_targets(body: &[u8], fields: &'static [FieldDef], dsl: bo
     }
 }
 
-/// The byte strings whose presence means a body may name an index.
+/// The names whose presence means a body may name an index (beside the escape).
 fn name_patterns(fields: &'static [FieldDef], dsl: bool) -> Vec<&'static str> {
-    let mut p = vec!["\\u"];
-    p.extend(fields.iter().filter_map(|f| field_root(f.path)));
+    let mut p: Vec<&'static str> = fields.iter().filter_map(|f| field_root(f.path)).collect();
     if dsl {
         p.extend(["index", "indices", "pit"]);
     }
+    // Several fields share a root (`retriever.…`): a pattern given twice makes the search slower.
+    p.sort_unstable();
+    p.dedup();
     p
 }
 

@@ -32,9 +32,11 @@ fn special(w: u64) -> u64 {
 
 #[inline(always)]
 fn ws(b: &[u8], mut i: usize) -> usize {
-    // Most tokens follow no whitespace: one comparison says so.
-    if b.get(i).is_some_and(|&c| c > b' ') {
-        return i;
+    // Most tokens follow no whitespace, or one space (`": "`, `", "`): a comparison or two say so.
+    match b.get(i) {
+        Some(&c) if c > b' ' => return i,
+        Some(b' ') if b.get(i + 1).is_some_and(|&c| c > b' ') => return i + 1,
+        _ => {}
     }
     while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
         i += 1;
