@@ -50,13 +50,18 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
 /// Removes every credential and identity header the caller sent, then adds Sluice's own
 /// service credentials (and run-as, naming the real user for the cluster's audit log).
 pub fn to_node_identity(h: &mut HeaderMap, identity_headers: &[HeaderName], service: Option<&HeaderValue>, run_as: Option<&str>) {
-    h.remove(header::AUTHORIZATION);
-    h.remove(RUNAS);
-    for n in identity_headers {
-        h.remove(n);
-    }
+    // Inserting replaces every value the caller sent under the name; a name the caller did
+    // not send costs no removal (one pass over the few names, no hashing).
     if let Some(v) = service {
         h.insert(header::AUTHORIZATION, v.clone());
+    } else {
+        h.remove(header::AUTHORIZATION);
+    }
+    if h.keys().any(|k| *k == RUNAS || identity_headers.contains(k)) {
+        h.remove(RUNAS);
+        for n in identity_headers {
+            h.remove(n);
+        }
     }
     if let Some(user) = run_as.and_then(|u| HeaderValue::from_str(u).ok()) {
         h.insert(RUNAS, user);
@@ -78,11 +83,16 @@ pub fn to_node(h: &mut HeaderMap, uri: &http::Uri, conn: &ConnInfo) {
     }
     let host = match h.get(header::HOST) {
         Some(v) => Some(v.clone()),
-        None => uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
+        None => {
+            let authority = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+            if let Some(a) = &authority {
+                h.insert(header::HOST, a.clone());
+            }
+            authority
+        }
     };
     if let Some(host) = host {
-        h.insert(X_FORWARDED_HOST, host.clone());
-        h.insert(header::HOST, host);
+        h.insert(X_FORWARDED_HOST, host);
     }
     let xff = match h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) => {
@@ -133,6 +143,33 @@ mod tests {
         assert_eq!(h["x-forwarded-host"], "es.example:9220");
         assert_eq!(h["x-forwarded-for"], "192.0.2.1, 10.1.2.3");
         assert_eq!(h["x-forwarded-proto"], "http");
+    }
+
+    #[test]
+    fn caller_credentials_and_identity_never_reach_the_node() {
+        let proxy_user = HeaderName::from_static("x-proxy-user");
+        let service = HeaderValue::from_static("Basic c2x1aWNlOnB3");
+        // (service credentials, run-as user, what the caller sent)
+        let cases: &[(Option<&HeaderValue>, Option<&str>, &[(&str, &str)])] = &[
+            (None, None, &[("authorization", "Bearer caller"), ("authorization", "Basic second"), ("x-opaque-id", "o")]),
+            (None, None, &[("es-security-runas-user", "elastic"), ("x-proxy-user", "root"), ("x-opaque-id", "o")]),
+            (Some(&service), None, &[("authorization", "Bearer caller"), ("authorization", "Basic second"), ("x-opaque-id", "o")]),
+            (Some(&service), Some("alice"), &[("es-security-runas-user", "elastic"), ("x-opaque-id", "o")]),
+            (Some(&service), None, &[("x-opaque-id", "o")]),
+        ];
+        for (service, run_as, sent) in cases {
+            let mut h = HeaderMap::new();
+            for (k, v) in *sent {
+                h.append(*k, HeaderValue::from_static(v));
+            }
+            to_node_identity(&mut h, std::slice::from_ref(&proxy_user), *service, *run_as);
+            let auth: Vec<_> = h.get_all(header::AUTHORIZATION).iter().collect();
+            assert_eq!(auth, service.iter().copied().collect::<Vec<_>>(), "{sent:?}");
+            let runas: Vec<_> = h.get_all(RUNAS).iter().filter_map(|v| v.to_str().ok()).collect();
+            assert_eq!(runas, run_as.iter().copied().collect::<Vec<_>>(), "{sent:?}");
+            assert!(!h.contains_key(&proxy_user), "{sent:?}");
+            assert_eq!(h["x-opaque-id"], "o");
+        }
     }
 
     #[test]
