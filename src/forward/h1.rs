@@ -138,50 +138,81 @@ pub fn parse_response(buf: &[u8], head: bool) -> Result<Parsed, ProtocolError> {
     }
     let version = if res.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
     let mut headers = HeaderMap::with_capacity(res.headers.len());
+    let mut said = Said::default();
     for h in res.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| "the node's response has an invalid header name")?;
         let value = HeaderValue::from_bytes(h.value).map_err(|_| "the node's response has an invalid header value")?;
+        said.note(&name, h.value);
         headers.append(name, value);
     }
-    let (framing, sure) = body_framing(status, &headers, head)?;
-    let reusable = sure && framing != BodyFraming::Close && keeps_alive(version, &headers);
+    let (framing, sure) = body_framing(status, &said, head)?;
+    let reusable = sure && framing != BodyFraming::Close && said.keeps_alive(version);
     Ok(Parsed::Final(ResponseHead { status, version, headers, framing, reusable }, len))
+}
+
+/// What a response's framing and connection headers say, noted as the head is read (no
+/// lookups afterwards).
+#[derive(Default)]
+struct Said<'a> {
+    has_length: bool,
+    /// The Content-Length (every value and list member agreeing), or why there is none.
+    length: Option<u64>,
+    bad_length: Option<ProtocolError>,
+    /// The last Transfer-Encoding header's value.
+    transfer_encoding: Option<&'a [u8]>,
+    close: bool,
+    keep_alive: bool,
+}
+
+impl<'a> Said<'a> {
+    fn note(&mut self, name: &HeaderName, v: &'a [u8]) {
+        let tokens = || v.split(|&b| b == b',').map(<[u8]>::trim_ascii);
+        if name == header::CONTENT_LENGTH {
+            self.has_length = true;
+            for part in tokens() {
+                match content_length(part) {
+                    None => self.bad_length = self.bad_length.or(Some("the node's response has an invalid Content-Length")),
+                    Some(n) if self.length.is_some_and(|m| m != n) => {
+                        self.bad_length = self.bad_length.or(Some("the node's response has differing Content-Lengths"));
+                    }
+                    Some(n) => self.length = Some(n),
+                }
+            }
+        } else if name == header::TRANSFER_ENCODING {
+            self.transfer_encoding = Some(v);
+        } else if name == header::CONNECTION {
+            for t in tokens() {
+                self.close |= t.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+
+    fn keeps_alive(&self, version: Version) -> bool {
+        if version == Version::HTTP_10 {
+            self.keep_alive
+        } else {
+            !self.close
+        }
+    }
 }
 
 /// RFC 9112 §6.3. The flag is false when the framing, though readable, leaves the connection
 /// in doubt (Transfer-Encoding beside Content-Length).
-fn body_framing(status: StatusCode, h: &HeaderMap, head: bool) -> Result<(BodyFraming, bool), ProtocolError> {
+fn body_framing(status: StatusCode, said: &Said<'_>, head: bool) -> Result<(BodyFraming, bool), ProtocolError> {
     if head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         return Ok((BodyFraming::Length(0), true));
     }
-    let has_length = h.contains_key(header::CONTENT_LENGTH);
-    if h.contains_key(header::TRANSFER_ENCODING) {
-        let last = h.get_all(header::TRANSFER_ENCODING).iter().next_back().map(|v| v.as_bytes());
-        let chunked = last.and_then(|v| v.rsplit(|&b| b == b',').next()).is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        return Ok((if chunked { BodyFraming::Chunked } else { BodyFraming::Close }, !has_length));
+    if let Some(te) = said.transfer_encoding {
+        let chunked = te.rsplit(|&b| b == b',').next().is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        return Ok((if chunked { BodyFraming::Chunked } else { BodyFraming::Close }, !said.has_length));
     }
-    if !has_length {
+    if !said.has_length {
         return Ok((BodyFraming::Close, true));
     }
-    let mut length = None;
-    for v in h.get_all(header::CONTENT_LENGTH) {
-        for part in v.as_bytes().split(|&b| b == b',') {
-            let n = content_length(part.trim_ascii()).ok_or("the node's response has an invalid Content-Length")?;
-            if length.is_some_and(|m| m != n) {
-                return Err("the node's response has differing Content-Lengths");
-            }
-            length = Some(n);
-        }
-    }
-    Ok((BodyFraming::Length(length.unwrap_or(0)), true))
-}
-
-fn keeps_alive(version: Version, h: &HeaderMap) -> bool {
-    let has = |token: &str| h.get_all(header::CONNECTION).iter().any(|v| v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes())));
-    if version == Version::HTTP_10 {
-        has("keep-alive")
-    } else {
-        !has("close")
+    match said.bad_length {
+        Some(e) => Err(e),
+        None => Ok((BodyFraming::Length(said.length.unwrap_or(0)), true)),
     }
 }
 
@@ -346,6 +377,14 @@ mod tests {
             ("HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\n", true, BodyFraming::Length(0), true),
             ("HTTP/1.1 204 No Content\r\n\r\n", false, BodyFraming::Length(0), true),
             ("HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n", false, BodyFraming::Length(0), true),
+            // Transfer-Encoding wins over any Content-Length, even one that is not a number.
+            ("HTTP/1.1 200 OK\r\ncontent-length: x\r\ntransfer-encoding: chunked\r\n\r\n", false, BodyFraming::Chunked, false),
+            // The last Transfer-Encoding header decides; Connection tokens from every header.
+            ("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: gzip\r\n\r\n", false, BodyFraming::Close, false),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: upgrade\r\nconnection: x, close\r\n\r\n", false, BodyFraming::Length(5), false),
+            ("HTTP/1.0 200 OK\r\ncontent-length: 5\r\nconnection: x\r\nconnection: Keep-Alive\r\n\r\n", false, BodyFraming::Length(5), true),
+            // A bad length is no matter for a response without a body.
+            ("HTTP/1.1 204 No Content\r\ncontent-length: x\r\n\r\n", false, BodyFraming::Length(0), true),
         ];
         for (raw, head, framing, reusable) in cases {
             let (h, n) = parsed(raw, *head).unwrap();
@@ -355,6 +394,8 @@ mod tests {
             "HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
             "HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
             "HTTP/1.1 200 OK\r\ncontent-length: 1, 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 1,\r\n\r\n",
             "HTTP/1.1 101 Switching Protocols\r\n\r\n",
             "HTP/1.1 200 OK\r\n\r\n",
             "HTTP/1.1 99 Odd\r\n\r\n",
