@@ -150,7 +150,8 @@ mod tests {
         let proxy_user = HeaderName::from_static("x-proxy-user");
         let service = HeaderValue::from_static("Basic c2x1aWNlOnB3");
         // (service credentials, run-as user, what the caller sent)
-        let cases: &[(Option<&HeaderValue>, Option<&str>, &[(&str, &str)])] = &[
+        type Case<'a> = (Option<&'a HeaderValue>, Option<&'static str>, &'static [(&'static str, &'static str)]);
+        let cases: Vec<Case<'_>> = vec![
             (None, None, &[("authorization", "Bearer caller"), ("authorization", "Basic second"), ("x-opaque-id", "o")]),
             (None, None, &[("es-security-runas-user", "elastic"), ("x-proxy-user", "root"), ("x-opaque-id", "o")]),
             (Some(&service), None, &[("authorization", "Bearer caller"), ("authorization", "Basic second"), ("x-opaque-id", "o")]),
@@ -159,10 +160,10 @@ mod tests {
         ];
         for (service, run_as, sent) in cases {
             let mut h = HeaderMap::new();
-            for (k, v) in *sent {
+            for (k, v) in sent {
                 h.append(*k, HeaderValue::from_static(v));
             }
-            to_node_identity(&mut h, std::slice::from_ref(&proxy_user), *service, *run_as);
+            to_node_identity(&mut h, std::slice::from_ref(&proxy_user), service, run_as);
             let auth: Vec<_> = h.get_all(header::AUTHORIZATION).iter().collect();
             assert_eq!(auth, service.iter().copied().collect::<Vec<_>>(), "{sent:?}");
             let runas: Vec<_> = h.get_all(RUNAS).iter().filter_map(|v| v.to_str().ok()).collect();
