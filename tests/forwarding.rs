@@ -309,11 +309,27 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");
 }
 
+/// Reads from `r` into `buf` until `buf` starts with a whole HTTP head: its length with the
+/// blank line ending it, or None when the stream ends first.
+async fn read_head(r: &mut (impl tokio::io::AsyncRead + Unpin), buf: &mut Vec<u8>) -> Option<usize> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some(end + 4);
+        }
+        match r.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
 /// A node that answers each request with scripted bytes, chosen by the request's last path
 /// segment, and counts its connections: for answers the fake node never gives.
 async fn scripted_node() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let conns = std::sync::Arc::new(AtomicUsize::new(0));
@@ -323,17 +339,10 @@ async fn scripted_node() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsi
             counted.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
                 loop {
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        match tcp.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-                    buf.drain(..end + 4);
+                    let Some(len) = read_head(&mut tcp, &mut buf).await else { return };
+                    let head = String::from_utf8_lossy(&buf[..len]).to_string();
+                    buf.drain(..len);
                     let path = head.split(' ').nth(1).unwrap_or("").to_string();
                     let ok = "x-elastic-product: Elasticsearch\r\ncontent-type: application/json\r\n";
                     let (answer, close) = match path.rsplit('/').next().unwrap_or("") {
@@ -404,14 +413,7 @@ async fn node_answers_are_read_as_http_1_1_frames_them() {
         let _ = wr.write_all(&body).await;
     });
     let mut answer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
-        use tokio::io::AsyncReadExt;
-        match tokio::time::timeout(WAIT, rd.read(&mut chunk)).await.expect("answered in time") {
-            Ok(0) | Err(_) => break,
-            Ok(n) => answer.extend_from_slice(&chunk[..n]),
-        }
-    }
+    tokio::time::timeout(WAIT, read_head(&mut rd, &mut answer)).await.expect("answered in time");
     writer.abort();
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");

@@ -135,7 +135,7 @@ impl Pool {
             BodyFraming::Chunked => Reading::Chunked(Chunked::default()),
             BodyFraming::Close => Reading::Close,
         };
-        let mut body = PooledBody { reading, conn: Some(up), home: Some((node.clone(), max)), reusable: head.reusable };
+        let mut body = PooledBody { reading, conn: Some(up), home: (node.clone(), max), reusable: head.reusable };
         if body.reading == Reading::Done {
             body.release();
         }
@@ -190,7 +190,8 @@ enum Reading {
 pub struct PooledBody {
     reading: Reading,
     conn: Option<Box<Upstream>>,
-    home: Option<(Arc<Node>, usize)>,
+    /// The connection's node, and how many idle connections it keeps.
+    home: (Arc<Node>, usize),
     reusable: bool,
 }
 
@@ -259,9 +260,10 @@ impl Body for PooledBody {
 impl PooledBody {
     /// The body ended: the connection goes back to its node if it can carry another request.
     fn release(&mut self) {
-        let (Some(up), Some((node, max))) = (self.conn.take(), self.home.take()) else { return };
+        let Some(up) = self.conn.take() else { return };
         if self.reusable && up.buf.is_empty() {
-            node.put_idle(up, max);
+            let (node, max) = &self.home;
+            node.put_idle(up, *max);
         }
     }
 
