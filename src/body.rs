@@ -18,7 +18,7 @@ pub enum BodyError {
     #[error("request body is larger than the limit of {0} bytes")]
     TooLarge(u64),
     #[error("client body stream failed: {0}")]
-    Client(hyper::Error),
+    Client(Box<dyn std::error::Error + Send + Sync>),
     #[error("node body stream failed: {0}")]
     Upstream(crate::forward::UpstreamError),
     #[error("{0}")]
@@ -27,17 +27,60 @@ pub enum BodyError {
 
 pub type BoxBody = UnsyncBoxBody<Bytes, BodyError>;
 
+/// A client's request body, as the listener hands it to a handler.
+pub enum ClientBody {
+    Empty,
+    /// The whole body, which arrived with the head.
+    Full(Option<Bytes>),
+    /// An HTTP/1.1 body streaming from the connection.
+    H1(crate::listener::H1Body),
+    /// An HTTP/2 stream's body.
+    H2(Incoming),
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut *self {
+            ClientBody::Empty => Poll::Ready(None),
+            ClientBody::Full(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
+            ClientBody::H1(b) => Pin::new(b).poll_frame(cx),
+            ClientBody::H2(b) => Pin::new(b).poll_frame(cx).map_err(|e| BodyError::Client(Box::new(e))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ClientBody::Empty => true,
+            ClientBody::Full(b) => b.is_none(),
+            ClientBody::H1(b) => b.is_end_stream(),
+            ClientBody::H2(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ClientBody::Empty => SizeHint::with_exact(0),
+            ClientBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64)),
+            ClientBody::H1(b) => b.size_hint(),
+            ClientBody::H2(b) => b.size_hint(),
+        }
+    }
+}
+
 /// A client's request body with a byte limit. The flag is shared with the pipeline so it can
 /// tell "the node failed" from "the client sent too much" when forwarding errors out.
 pub struct Limited {
-    inner: Incoming,
+    inner: ClientBody,
     seen: u64,
     limit: u64,
     exceeded: Arc<AtomicBool>,
 }
 
 impl Limited {
-    pub fn new(inner: Incoming, limit: u64, exceeded: Arc<AtomicBool>) -> Self {
+    pub fn new(inner: ClientBody, limit: u64, exceeded: Arc<AtomicBool>) -> Self {
         Self { inner, seen: 0, limit, exceeded }
     }
 }
@@ -51,7 +94,7 @@ impl Body for Limited {
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
         Poll::Ready(match frame {
             None => None,
-            Some(Err(e)) => Some(Err(BodyError::Client(e))),
+            Some(Err(e)) => Some(Err(e)),
             Some(Ok(f)) => {
                 if let Some(d) = f.data_ref() {
                     this.seen += d.len() as u64;
@@ -77,8 +120,8 @@ impl Body for Limited {
 /// What Sluice sends to a node.
 pub enum ReqBody {
     Empty,
-    /// A body whose Content-Length is within the limit (hyper enforces the length).
-    Incoming(Incoming),
+    /// A body whose Content-Length is within the limit (the listener reads exactly that).
+    Client(ClientBody),
     Limited(Limited),
     Full(Option<Bytes>),
     Boxed(BoxBody),
@@ -91,7 +134,7 @@ impl Body for ReqBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match &mut *self {
             ReqBody::Empty => Poll::Ready(None),
-            ReqBody::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(BodyError::Client),
+            ReqBody::Client(b) => Pin::new(b).poll_frame(cx),
             ReqBody::Limited(b) => Pin::new(b).poll_frame(cx),
             ReqBody::Full(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
             ReqBody::Boxed(b) => Pin::new(b).poll_frame(cx),
@@ -101,7 +144,7 @@ impl Body for ReqBody {
     fn is_end_stream(&self) -> bool {
         match self {
             ReqBody::Empty => true,
-            ReqBody::Incoming(b) => b.is_end_stream(),
+            ReqBody::Client(b) => b.is_end_stream(),
             ReqBody::Limited(b) => b.is_end_stream(),
             ReqBody::Full(b) => b.is_none(),
             ReqBody::Boxed(b) => b.is_end_stream(),
@@ -111,7 +154,7 @@ impl Body for ReqBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ReqBody::Empty => SizeHint::with_exact(0),
-            ReqBody::Incoming(b) => b.size_hint(),
+            ReqBody::Client(b) => b.size_hint(),
             ReqBody::Limited(b) => b.size_hint(),
             ReqBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64)),
             ReqBody::Boxed(b) => b.size_hint(),

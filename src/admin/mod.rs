@@ -13,10 +13,9 @@ use std::sync::Arc;
 
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::authn::api_key::ApiKeyStore;
-use crate::body::ResBody;
+use crate::body::{ClientBody, ResBody};
 use crate::clock::SharedClock;
 use crate::forward::Pool;
 use crate::listener::{ConnInfo, Handler};
@@ -68,7 +67,7 @@ impl Admin {
     }
 
     /// The admin identity, or `None` when the caller is not an admin.
-    fn identify(&self, req: &Request<Incoming>, conn: &ConnInfo) -> Option<String> {
+    fn identify(&self, req: &Request<ClientBody>, conn: &ConnInfo) -> Option<String> {
         if let Some(t) = &self.state.token {
             let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
             if given.is_some_and(|g| crate::authn::ct_eq(g.trim().as_bytes(), t.as_bytes())) {
@@ -91,7 +90,7 @@ pub fn ok_json(v: serde_json::Value) -> Response<ResBody> {
 }
 
 /// Reads an admin request body as JSON (an empty body is `{}`).
-async fn read_json(req: Request<Incoming>) -> Result<serde_json::Value, Response<ResBody>> {
+async fn read_json(req: Request<ClientBody>) -> Result<serde_json::Value, Response<ResBody>> {
     let body = http_body_util::Limited::new(req.into_body(), MAX_BODY)
         .collect()
         .await
@@ -104,7 +103,7 @@ async fn read_json(req: Request<Incoming>) -> Result<serde_json::Value, Response
 }
 
 impl Handler for Admin {
-    async fn handle(&self, req: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<ResBody> {
+    async fn handle(&self, req: Request<ClientBody>, conn: Arc<ConnInfo>) -> Response<ResBody> {
         let path = req.uri().path().to_string();
         match (req.method(), path.as_str()) {
             (&Method::GET, "/live") => return respond::json(StatusCode::OK, r#"{"live":true}"#.into()),

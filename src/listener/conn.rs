@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::h1::{self, Start};
 use super::io::{Activity, Order, TrackedIo, Verdict};
 use super::{ConnInfo, Handler, ListenSettings, TlsInfo};
+use crate::body::ClientBody;
 use crate::pipeline::respond;
 
 pub struct Job<H> {
@@ -59,50 +60,53 @@ impl<H: Handler> Job<H> {
     }
 }
 
-fn builder(settings: &ListenSettings) -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    // The read buffer leaves room above the header limit so the pipeline can answer an
-    // oversized head with a clear error; far larger heads get hyper's bare 431.
-    let buf = settings.max_header_size.saturating_mul(2).saturating_add(8192);
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(None) // enforced by the connection watchdog (see io::Activity)
-        .max_buf_size(buf)
-        .keep_alive(true);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
-    if !settings.http2 {
-        b = b.http1_only();
-    }
-    b
-}
-
 async fn serve_http<T, H>(io: T, info: ConnInfo, settings: &ListenSettings, handler: H, shutdown: watch::Receiver<bool>)
 where
-    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static,
     H: Handler,
 {
     let activity = Activity::new();
+    let alpn_h2 = info.tls.as_ref().is_some_and(|t| t.alpn.as_deref() == Some(b"h2"));
     let info = Arc::new(info);
+    let io = TrackedIo { inner: io, activity: activity.clone() };
+    let watchdog = Watchdog(tokio::spawn(keep_watch(activity.clone(), settings.header_read_timeout, settings.idle_timeout, shutdown)));
+    if alpn_h2 && settings.http2 {
+        serve_h2(io, info, settings, handler, &activity).await;
+    } else {
+        // Heads up to twice the limit are read, so the pipeline can answer a head just over it
+        // with the limit named; far larger heads are refused as they arrive.
+        let limits = (settings.max_header_size, settings.max_header_size.saturating_mul(2).saturating_add(8192));
+        if let Start::H2(io) = h1::serve(io, info.clone(), limits, settings.http2, handler.clone(), activity.clone()).await {
+            serve_h2(io, info, settings, handler, &activity).await;
+        }
+    }
+    drop(watchdog);
+}
+
+/// Serves HTTP/2 (hyper's server) until the client, the watchdog or an error ends it.
+async fn serve_h2<T, H>(io: T, info: Arc<ConnInfo>, settings: &ListenSettings, handler: H, activity: &Arc<Activity>)
+where
+    T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static,
+    H: Handler,
+{
     let svc = {
         let activity = activity.clone();
         service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let (handler, info, activity) = (handler.clone(), info.clone(), activity.clone());
             async move {
-                activity.request_started(req.version() == http::Version::HTTP_2);
-                let res = handler.handle(req, info).await;
+                activity.request_started(true);
+                let res = handler.handle(req.map(ClientBody::H2), info).await;
                 activity.request_finished();
                 Ok::<_, Infallible>(res)
             }
         })
     };
-    let io = TokioIo::new(TrackedIo { inner: io, activity: activity.clone() });
-    let builder = builder(settings);
-    let conn = builder.serve_connection(io, svc);
+    let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256)
+        .serve_connection(TokioIo::new(io), svc);
     let mut conn = std::pin::pin!(conn);
-    let watchdog = Watchdog(tokio::spawn(keep_watch(activity.clone(), settings.header_read_timeout, settings.idle_timeout, shutdown)));
     let mut closing = false;
     let res = poll_fn(|cx| {
         match activity.order(cx) {
@@ -117,7 +121,6 @@ where
         conn.as_mut().poll(cx)
     })
     .await;
-    drop(watchdog);
     if let Err(e) = res {
         tracing::debug!(error = %e, "client connection ended with an error");
     }

@@ -7,7 +7,10 @@
 //! to finish their in-flight requests.
 
 mod conn;
+mod h1;
 mod io;
+
+pub use h1::H1Body;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,11 +20,10 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::body::ResBody;
+use crate::body::{ClientBody, ResBody};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientAuth {
@@ -95,7 +97,7 @@ pub struct TlsInfo {
 
 /// Serves one request. The pipeline implements it for clients, the admin module for operators.
 pub trait Handler: Clone + Send + Sync + 'static {
-    fn handle(&self, req: Request<Incoming>, conn: Arc<ConnInfo>) -> impl Future<Output = Response<ResBody>> + Send;
+    fn handle(&self, req: Request<ClientBody>, conn: Arc<ConnInfo>) -> impl Future<Output = Response<ResBody>> + Send;
 }
 
 /// A listening socket with everything needed to serve it.

@@ -33,13 +33,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use http::{header, Request, Response, Version};
-use hyper::body::Incoming;
 
 use http_body_util::BodyExt;
 
 use crate::authn::{AuthnError, Authenticator, Credentials, Principal};
 use crate::telemetry::metrics::Outcome;
-use crate::body::{Limited, ReqBody, ResBody};
+use crate::body::{ClientBody, Limited, ReqBody, ResBody};
 use crate::classify::{self, BodyPlan, Classification};
 use crate::clock::SharedClock;
 use crate::forward::Pool;
@@ -100,7 +99,7 @@ impl Pipeline {
 }
 
 impl Handler for Pipeline {
-    async fn handle(&self, req: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<ResBody> {
+    async fn handle(&self, req: Request<ClientBody>, conn: Arc<ConnInfo>) -> Response<ResBody> {
         let sh = &self.shared;
         let started = std::time::Instant::now();
         let now = sh.clock.now_ms();
@@ -129,7 +128,7 @@ impl Handler for Pipeline {
 }
 
 impl Shared {
-    async fn process(&self, req: Request<Incoming>, conn: &ConnInfo, now: i64, ctx: &mut Ctx) -> Result<Response<ResBody>, Failure> {
+    async fn process(&self, req: Request<ClientBody>, conn: &ConnInfo, now: i64, ctx: &mut Ctx) -> Result<Response<ResBody>, Failure> {
         let s = &self.settings;
         if headers::head_size(req.method(), req.uri(), req.headers()) > s.max_header_size {
             return Err(Failure::HeadersTooLarge { limit: s.max_header_size });
@@ -313,7 +312,7 @@ impl Shared {
     }
 
     /// Phase 2: who is calling.
-    async fn authenticate(&self, req: &Request<Incoming>, conn: &ConnInfo, now: i64, ctx: &mut Ctx) -> Result<Arc<Principal>, Failure> {
+    async fn authenticate(&self, req: &Request<ClientBody>, conn: &ConnInfo, now: i64, ctx: &mut Ctx) -> Result<Arc<Principal>, Failure> {
         let sec = &self.security;
         let h = req.headers();
         let proxy = sec.authn.settings.proxy.as_ref();
@@ -396,7 +395,7 @@ impl Shared {
 }
 
 /// Phase 3: the action and the targets named in the path and query string.
-fn classify_head(req: &Request<Incoming>, declared: Option<u64>, now: i64) -> Result<Classification, Failure> {
+fn classify_head(req: &Request<ClientBody>, declared: Option<u64>, now: i64) -> Result<Classification, Failure> {
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let has_body = match declared {
         Some(n) => n > 0,
@@ -423,12 +422,12 @@ fn declared_length(h: &http::HeaderMap) -> Option<u64> {
 /// Wraps the client's body with the byte limit unless its declared length already proves it
 /// within the limit (hyper enforces Content-Length framing). The flag tells a body that went
 /// over the limit from a node failure.
-fn limit_body(body: Incoming, declared: Option<u64>, limit: u64) -> (ReqBody, Option<Arc<AtomicBool>>) {
+fn limit_body(body: ClientBody, declared: Option<u64>, limit: u64) -> (ReqBody, Option<Arc<AtomicBool>>) {
     if http_body::Body::is_end_stream(&body) && declared.is_none() {
         return (ReqBody::Empty, None);
     }
     if declared.is_some() {
-        return (ReqBody::Incoming(body), None);
+        return (ReqBody::Client(body), None);
     }
     let exceeded = Arc::new(AtomicBool::new(false));
     (ReqBody::Limited(Limited::new(body, limit, exceeded.clone())), Some(exceeded))

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use http::header::HeaderName;
 use http::Request;
-use hyper::body::Incoming;
 
 use super::respond::Failure;
 use super::{items, Shared};
 use crate::audit::Record;
+use crate::body::ClientBody;
 use crate::classify::Classification;
 use crate::listener::ConnInfo;
 use crate::telemetry::metrics::Outcome;
@@ -93,7 +93,7 @@ pub(super) fn outcome_of(f: &Failure) -> Outcome {
 }
 
 /// The start of a request's audit record: who connected, what they asked, their correlation ids.
-pub(super) fn record_for(req: &Request<Incoming>, conn: &ConnInfo, now: i64) -> Record {
+pub(super) fn record_for(req: &Request<ClientBody>, conn: &ConnInfo, now: i64) -> Record {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut r = Record::new(NEXT.fetch_add(1, Ordering::Relaxed), now, req.method().clone(), req.uri().clone());
     r.source = Some(conn.peer);

@@ -1,0 +1,241 @@
+//! Sluice's own HTTP/1.1 server side: a connection's requests read one after another, each
+//! handed to the handler with a body that streams from the socket, each response written back
+//! in order.
+//!
+//! Why not hyper's: per request it cost about 9,000 instructions around the handler (callgrind
+//! at 5061582: a dispatcher, a body channel, buffered I/O layers), and it answers heads it
+//! cannot parse with a bare status. Here a request costs a parse and a write, and every
+//! refusal is Elasticsearch-shaped.
+//!
+//! Invariants: requests on a connection are answered in the order they came (pipelined bytes
+//! wait in the buffer); a connection is reused only when both sides allow it and the request
+//! body was read to its end; a refused head is answered and the connection closed; the
+//! watchdog's orders are obeyed between requests (close) and during them (abort only).
+
+mod body;
+mod head;
+mod write;
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::{Request, Response};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+pub use body::H1Body;
+use body::{Home, Reader};
+use head::{Framing, HeadError, RequestHead};
+
+use super::io::{Activity, Order};
+use super::{ConnInfo, Handler};
+use crate::body::{ClientBody, ResBody};
+use crate::pipeline::respond::{self, Failure};
+
+/// Bytes asked of the socket per read while waiting for a head.
+const HEAD_READ: usize = 8 * 1024;
+/// What an HTTP/2 client with prior knowledge sends first (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How a connection that started as bytes turned out.
+pub enum Start<T> {
+    /// HTTP/2 with prior knowledge: the stream, with the bytes already read put back in front.
+    H2(Prefixed<T>),
+    Done,
+}
+
+/// Serves HTTP/1.1 on `io` until the client or the watchdog ends it. With `sniff_h2`, a
+/// connection that opens with the HTTP/2 preface is handed back to be served as HTTP/2.
+/// `limits.0` is the configured header limit (named in refusals), `limits.1` the bytes a head
+/// may take before it is refused.
+pub async fn serve<T, H>(io: T, info: Arc<ConnInfo>, limits: (usize, usize), sniff_h2: bool, handler: H, activity: Arc<Activity>) -> Start<T>
+where
+    T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static,
+    H: Handler,
+{
+    let mut io = io;
+    let mut buf = BytesMut::with_capacity(HEAD_READ);
+    if sniff_h2 {
+        loop {
+            if !H2_PREFACE.starts_with(&buf[..buf.len().min(H2_PREFACE.len())]) {
+                break;
+            }
+            if buf.len() >= H2_PREFACE.len() {
+                return Start::H2(Prefixed { pre: buf.freeze(), io });
+            }
+            let read = guarded(&activity, false, std::pin::pin!(poll_fn(|cx| tokio_util::io::poll_read_buf(Pin::new(&mut io), cx, &mut buf)))).await;
+            match read {
+                Some(Ok(n)) if n > 0 => {}
+                _ => return Start::Done,
+            }
+        }
+    }
+    let (r, mut w) = tokio::io::split(io);
+    let mut reader = Reader { io: Box::new(r), buf };
+    loop {
+        let head = match read_head(&mut reader, limits.1, &activity).await {
+            Ok(Some(h)) => h,
+            Ok(None) => break,
+            Err(e) => {
+                refuse(&mut w, e, limits.0).await;
+                break;
+            }
+        };
+        activity.request_started(false);
+        // Pinned where it is made: moving a future copies all of it.
+        let served = guarded(&activity, true, std::pin::pin!(exchange(head, reader, &mut w, &info, &handler))).await;
+        activity.request_finished();
+        match served {
+            Some(Some(r)) => reader = r,
+            _ => break,
+        }
+    }
+    let _ = w.shutdown().await;
+    Start::Done
+}
+
+/// One request and its response; the reader back when the connection may go on.
+async fn exchange<W, H>(head: RequestHead, mut reader: Reader, w: &mut W, info: &Arc<ConnInfo>, handler: &H) -> Option<Reader>
+where
+    W: AsyncWrite + Unpin,
+    H: Handler,
+{
+    let RequestHead { parts, framing, keep_alive, expect_continue } = head;
+    let (method, version) = (parts.method.clone(), parts.version);
+    let home = Arc::new(Home::default());
+    let mut kept = None;
+    let body = match framing {
+        Framing::Length(0) => {
+            kept = Some(reader);
+            ClientBody::Empty
+        }
+        // The whole body came with the head (a search, most small requests): no streaming.
+        Framing::Length(n) if n <= reader.buf.len() as u64 => {
+            let whole = reader.buf.split_to(n as usize).freeze();
+            kept = Some(reader);
+            ClientBody::Full(Some(whole))
+        }
+        _ => ClientBody::H1(H1Body::new(reader, framing, expect_continue, home.clone())),
+    };
+    // Boxed: the handler's future is large, and every move of it would be a copy.
+    let handling = Box::pin(handler.handle(Request::from_parts(parts, body), info.clone()));
+    let res = respond_to(handling, w, &home).await?;
+    let (parts, body) = res.into_parts();
+    let hint = http_body::Body::size_hint(&body).exact();
+    let mut out = Vec::new();
+    // A body not read to its end leaves the connection's stream mid-request: the client is
+    // told the connection closes after this response.
+    let reader = kept.or_else(|| home.take());
+    let ex = write::Exchange { method: &method, version, keep_alive: keep_alive && reader.is_some() };
+    let (framing, keep_alive) = write::encode_head(&parts, hint, ex, &mut out);
+    if let Err(e) = write::send(w, out, framing, body).await {
+        tracing::debug!(error = %e, "response not written whole: closing the connection");
+        return None;
+    }
+    reader.filter(|_| keep_alive)
+}
+
+/// Runs the handler; writes `100 Continue` when the request body asks for it.
+async fn respond_to<W: AsyncWrite + Unpin>(mut handling: Pin<Box<impl Future<Output = Response<ResBody>>>>, w: &mut W, home: &Home) -> Option<Response<ResBody>> {
+    const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut written = 0;
+    poll_fn(|cx| {
+        if let Poll::Ready(res) = handling.as_mut().poll(cx) {
+            return Poll::Ready(Some(res));
+        }
+        // The body asks once it is read: the client sends it only after this line (a body
+        // never read, as for a refused request, is never asked for).
+        while written < CONTINUE.len() && home.wants_continue(cx) {
+            match Pin::new(&mut *w).poll_write(cx, &CONTINUE[written..]) {
+                Poll::Ready(Ok(n)) if n > 0 => written += n,
+                Poll::Ready(_) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+            if written == CONTINUE.len() {
+                let _ = Pin::new(&mut *w).poll_flush(cx);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Reads until a whole head is buffered. `Ok(None)`: the connection ended (or was told to)
+/// between requests.
+async fn read_head(reader: &mut Reader, max: usize, activity: &Activity) -> Result<Option<RequestHead>, HeadError> {
+    loop {
+        if !reader.buf.is_empty() {
+            if let Some(head) = head::parse(&mut reader.buf, max)? {
+                return Ok(Some(head));
+            }
+        }
+        match guarded(activity, false, std::pin::pin!(poll_fn(|cx| reader.poll_fill(cx, HEAD_READ)))).await {
+            Some(Ok(n)) if n > 0 => {}
+            Some(Ok(_)) if !reader.buf.trim_ascii().is_empty() => return Err(HeadError::Bad("the connection closed inside a request head")),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// Runs `fut` unless the watchdog orders otherwise: `Abort` always stops it, `Graceful` only
+/// when `in_request` is false (between requests there is nothing to finish).
+async fn guarded<F: Future>(activity: &Activity, in_request: bool, mut fut: Pin<&mut F>) -> Option<F::Output> {
+    poll_fn(|cx| match activity.order(cx) {
+        Order::Abort => Poll::Ready(None),
+        Order::Graceful if !in_request => Poll::Ready(None),
+        _ => fut.as_mut().poll(cx).map(Some),
+    })
+    .await
+}
+
+/// Answers a head Sluice will not read, in Elasticsearch's shape, before the connection closes.
+/// `limit` is the configured header limit, named in the reason.
+async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, e: HeadError, limit: usize) {
+    let failure = match e {
+        HeadError::TooLarge => Failure::HeadersTooLarge { limit },
+        HeadError::Bad(reason) => Failure::BadRequest { kind: "illegal_argument_exception", reason: reason.into() },
+    };
+    tracing::debug!(status = %failure.status(), "request head refused");
+    let (parts, body) = respond::error(failure).into_parts();
+    let mut out = Vec::new();
+    let ex = write::Exchange { method: &http::Method::GET, version: http::Version::HTTP_11, keep_alive: false };
+    let (framing, _) = write::encode_head(&parts, http_body::Body::size_hint(&body).exact(), ex, &mut out);
+    let _ = write::send(w, out, framing, body).await;
+}
+
+/// A stream with bytes already read from it put back in front.
+pub struct Prefixed<T> {
+    pre: Bytes,
+    io: T,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if self.pre.is_empty() {
+            return Pin::new(&mut self.io).poll_read(cx, buf);
+        }
+        let n = self.pre.len().min(buf.remaining());
+        buf.put_slice(&self.pre.split_to(n));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
