@@ -305,6 +305,7 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() {
     sluice.begin_shutdown();
     let got = in_flight.await.unwrap();
     assert_eq!(got.status, 200);
+    assert_eq!(got.headers["connection"], "close", "the client is told no more requests are taken");
     sluice.stop().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");
 }

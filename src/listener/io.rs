@@ -110,6 +110,10 @@ impl Activity {
         self.order.store(order as u8, Ordering::Release);
         self.waker.wake();
     }
+    /// Whether the connection was told to close (gracefully or not), without waiting on it.
+    pub fn closing(&self) -> bool {
+        self.order.load(Ordering::Acquire) != Order::Serve as u8
+    }
     /// The connection's reading of the current order; `cx` is woken when it changes.
     pub fn order(&self, cx: &Context<'_>) -> Order {
         self.waker.register(cx.waker());
@@ -227,7 +231,9 @@ mod tests {
         let waker = futures_util::task::noop_waker();
         let cx = Context::from_waker(&waker);
         assert_eq!(a.order(&cx), Order::Serve);
+        assert!(!a.closing());
         a.tell(Order::Graceful);
+        assert!(a.closing());
         assert_eq!(a.order(&cx), Order::Graceful);
         a.tell(Order::Abort);
         assert_eq!(a.order(&cx), Order::Abort);

@@ -85,7 +85,7 @@ where
         };
         activity.request_started(false);
         // Pinned where it is made: moving a future copies all of it.
-        let served = guarded(&activity, true, std::pin::pin!(exchange(head, reader, &mut w, &info, &handler))).await;
+        let served = guarded(&activity, true, std::pin::pin!(exchange(head, reader, &mut w, &info, &handler, &activity))).await;
         activity.request_finished();
         match served {
             Some(Some(r)) => reader = r,
@@ -97,7 +97,7 @@ where
 }
 
 /// One request and its response; the reader back when the connection may go on.
-async fn exchange<W, H>(head: RequestHead, mut reader: Reader, w: &mut W, info: &Arc<ConnInfo>, handler: &H) -> Option<Reader>
+async fn exchange<W, H>(head: RequestHead, mut reader: Reader, w: &mut W, info: &Arc<ConnInfo>, handler: &H, activity: &Activity) -> Option<Reader>
 where
     W: AsyncWrite + Unpin,
     H: Handler,
@@ -125,10 +125,12 @@ where
     let (parts, body) = res.into_parts();
     let hint = http_body::Body::size_hint(&body).exact();
     let mut out = Vec::new();
-    // A body not read to its end leaves the connection's stream mid-request: the client is
-    // told the connection closes after this response.
+    // A body not read to its end leaves the connection's stream mid-request, and a server
+    // shutting down takes no more requests: either way the client is told the connection
+    // closes after this response.
     let reader = kept.or_else(|| home.take());
-    let ex = write::Exchange { method: &method, version, keep_alive: keep_alive && reader.is_some() };
+    let keep_alive = keep_alive && reader.is_some() && !activity.closing();
+    let ex = write::Exchange { method: &method, version, keep_alive };
     let (framing, keep_alive) = write::encode_head(&parts, hint, ex, &mut out);
     if let Err(e) = write::send(w, out, framing, body).await {
         tracing::debug!(error = %e, "response not written whole: closing the connection");
