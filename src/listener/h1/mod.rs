@@ -36,6 +36,8 @@ use crate::pipeline::respond::{self, Failure};
 
 /// Bytes asked of the socket per read while waiting for a head.
 const HEAD_READ: usize = 8 * 1024;
+/// How long closing the connection may wait on the peer.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// What an HTTP/2 client with prior knowledge sends first (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -92,7 +94,8 @@ where
             _ => break,
         }
     }
-    let _ = w.shutdown().await;
+    // A peer that reads nothing cannot hold the task: closing (a TLS close_notify) is bounded.
+    let _ = tokio::time::timeout(SHUTDOWN_WAIT, w.shutdown()).await;
     Start::Done
 }
 
@@ -239,5 +242,118 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use http_body_util::BodyExt;
+    use proptest::prelude::*;
+    use tokio::io::AsyncReadExt;
+
+    /// Answers each request with its method, path and body, as the pipeline would see them.
+    #[derive(Clone)]
+    struct Echo;
+
+    impl Handler for Echo {
+        async fn handle(&self, req: Request<ClientBody>, _conn: Arc<ConnInfo>) -> Response<ResBody> {
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_else(|_| Bytes::from_static(b"<broken>"));
+            let text = [format!("{} {} ", parts.method, parts.uri).as_bytes(), &body].concat();
+            Response::new(ResBody::full(text))
+        }
+    }
+
+    /// One request on the wire, and what the echo of it must say.
+    fn request(kind: u8, n: usize, body: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let path = format!("/r{n}");
+        let (wire, echo) = match kind % 3 {
+            0 => (format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes(), format!("GET {path} ").into_bytes()),
+            1 => {
+                let head = format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len());
+                ([head.as_bytes(), body].concat(), [format!("PUT {path} ").as_bytes(), body].concat())
+            }
+            _ => {
+                let mut wire = format!("POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
+                for piece in body.chunks(3) {
+                    wire.extend_from_slice(format!("{:x};ext=1\r\n", piece.len()).as_bytes());
+                    wire.extend_from_slice(piece);
+                    wire.extend_from_slice(b"\r\n");
+                }
+                wire.extend_from_slice(b"0\r\nx-trailer: t\r\n\r\n");
+                (wire, [format!("POST {path} ").as_bytes(), body].concat())
+            }
+        };
+        (wire, echo)
+    }
+
+    /// The bodies of the responses in `out`, each framed by its Content-Length.
+    fn bodies(mut out: &[u8]) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        while let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+            let len: usize = head.split("content-length: ").nth(1).and_then(|s| s.split("\r\n").next()).and_then(|s| s.parse().ok()).unwrap_or(0);
+            got.push(out[end + 4..end + 4 + len].to_vec());
+            out = &out[end + 4 + len..];
+        }
+        got
+    }
+
+    async fn exchange_all(wire: Vec<u8>, pieces: Vec<usize>) -> Vec<u8> {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let info = Arc::new(ConnInfo::new(([127, 0, 0, 1], 1).into(), ([127, 0, 0, 1], 2).into(), None));
+        let serving = tokio::spawn(serve(server, info, (4096, 16384), true, Echo, Activity::new()));
+        let mut at = 0usize;
+        for p in pieces.into_iter().chain(std::iter::once(usize::MAX)) {
+            let end = at.saturating_add(p.max(1)).min(wire.len());
+            client.write_all(&wire[at..end]).await.unwrap();
+            // Lets the server read what has come so far, so heads and bodies arrive cut.
+            tokio::task::yield_now().await;
+            at = end;
+            if at == wire.len() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        assert!(matches!(serving.await.unwrap(), Start::Done));
+        out
+    }
+
+    proptest! {
+        /// Pipelined requests of every framing, cut into pieces anywhere, are each answered
+        /// once, in order, with exactly their own body.
+        #[test]
+        fn pipelined_requests_in_any_pieces(reqs in proptest::collection::vec((any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40)), 1..6),
+                                            pieces in proptest::collection::vec(1usize..40, 0..30)) {
+            let mut wire = Vec::new();
+            let mut want = Vec::new();
+            for (n, (kind, body)) in reqs.iter().enumerate() {
+                let (w, echo) = request(*kind, n, body);
+                wire.extend_from_slice(&w);
+                want.push(echo);
+            }
+            wire.extend_from_slice(b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            want.push(b"GET /last ".to_vec());
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let out = rt.block_on(exchange_all(wire, pieces));
+            prop_assert_eq!(bodies(&out), want);
+        }
+    }
+
+    #[tokio::test]
+    async fn prior_knowledge_http2_is_handed_back() {
+        let (mut client, server) = tokio::io::duplex(1024);
+        let info = Arc::new(ConnInfo::new(([127, 0, 0, 1], 1).into(), ([127, 0, 0, 1], 2).into(), None));
+        let serving = tokio::spawn(serve(server, info, (4096, 16384), true, Echo, Activity::new()));
+        client.write_all(&H2_PREFACE[..5]).await.unwrap();
+        client.write_all(&H2_PREFACE[5..]).await.unwrap();
+        client.write_all(b"frames").await.unwrap();
+        let Start::H2(mut io) = serving.await.unwrap() else { panic!("not handed back") };
+        let mut first = vec![0u8; H2_PREFACE.len() + 6];
+        io.read_exact(&mut first).await.unwrap();
+        assert_eq!(first, [H2_PREFACE, b"frames"].concat());
     }
 }
