@@ -270,6 +270,19 @@ async fn slow_client_is_timed_out() {
 }
 
 #[tokio::test]
+async fn a_client_stalling_its_body_is_timed_out() {
+    let (node, sluice) = setup("[listen]\nidle_timeout = \"300ms\"\n").await;
+    use tokio::io::AsyncWriteExt;
+    let mut tcp = tokio::net::TcpStream::connect(sluice.addr).await.unwrap();
+    // Announces 100 bytes, sends 9, then nothing: the node must not be held open for it.
+    tcp.write_all(b"PUT /fake-echo/_doc/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part").await.unwrap();
+    let started = std::time::Instant::now();
+    let _ = client::read_all(&mut tcp, WAIT).await;
+    assert!(started.elapsed() < WAIT, "the connection was not closed");
+    assert!(node.received().iter().all(|r| r.body.len() != 100));
+}
+
+#[tokio::test]
 async fn idle_connection_is_closed() {
     let (_node, sluice) = setup("[listen]\nidle_timeout = \"300ms\"\n").await;
     use tokio::io::AsyncWriteExt;

@@ -150,6 +150,10 @@ async fn keep_watch(activity: Arc<Activity>, head_timeout: Duration, idle: Durat
                 tracing::debug!("request head not received in time: closing the connection");
                 return activity.tell(Order::Abort);
             }
+            Verdict::BodyTooSlow => {
+                tracing::debug!("request body stalled past the idle timeout: closing the connection");
+                return activity.tell(Order::Abort);
+            }
             Verdict::Idle => return activity.tell(Order::Graceful),
         };
         tokio::select! {

@@ -28,6 +28,8 @@ pub struct Activity {
     /// and for HTTP/2, whose streams are not heads on the connection).
     head_since_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// The request in flight waits on its body's next bytes from the client.
+    body_stalled: AtomicBool,
     h2: AtomicBool,
     /// An `Order`: set by the watchdog, read by the connection.
     order: AtomicU8,
@@ -55,6 +57,7 @@ impl Activity {
             last_ms: AtomicU64::new(0),
             head_since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            body_stalled: AtomicBool::new(false),
             h2: AtomicBool::new(false),
             order: AtomicU8::new(Order::Serve as u8),
             waker: AtomicWaker::new(),
@@ -88,6 +91,11 @@ impl Activity {
     }
     pub fn request_finished(&self) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.body_stalled.store(false, Ordering::Relaxed);
+    }
+    /// Whether the request in flight is waiting on its body's next bytes from the client.
+    pub fn body_waiting(&self, waiting: bool) {
+        self.body_stalled.store(waiting, Ordering::Relaxed);
     }
     /// The watchdog's look at the connection at `now`: what to do, and when to look again.
     pub fn check(&self, now: Instant, header_timeout: Duration, idle: Duration) -> Verdict {
@@ -95,6 +103,11 @@ impl Activity {
             self.last_ms.store(self.ms(now), Ordering::Relaxed);
         }
         if self.in_flight.load(Ordering::Relaxed) > 0 {
+            // A client that stops sending the body it announced holds a node connection too.
+            if self.body_stalled.load(Ordering::Relaxed) {
+                let deadline = self.at(self.last_ms.load(Ordering::Relaxed)) + idle;
+                return if deadline <= now { Verdict::BodyTooSlow } else { Verdict::Wait(deadline) };
+            }
             return Verdict::Wait(now + idle);
         }
         let head = self.head_since_ms.load(Ordering::Relaxed);
@@ -131,6 +144,8 @@ pub enum Verdict {
     Wait(Instant),
     /// A request head has been arriving for longer than the header timeout.
     HeadTooSlow,
+    /// A request body has had no new bytes for the idle timeout.
+    BodyTooSlow,
     /// No request and no I/O for the idle timeout.
     Idle,
 }
@@ -223,6 +238,26 @@ mod tests {
         assert!(matches!(a.check(later, head, idle), Verdict::Wait(t) if t + Duration::from_millis(1) > later + idle));
         // Seen once: the flag is spent.
         assert_eq!(a.check(later + idle, head, idle), Verdict::Idle);
+    }
+
+    #[test]
+    fn a_stalled_body_is_timed_out_by_the_idle_limit() {
+        let a = Activity::new();
+        let (head, idle) = (Duration::from_secs(10), Duration::from_secs(60));
+        a.request_started(false);
+        let later = Instant::now() + Duration::from_secs(100);
+        // In flight and not waiting on the client (the node is working): never timed out.
+        assert!(matches!(a.check(later, head, idle), Verdict::Wait(_)));
+        a.body_waiting(true);
+        assert_eq!(a.check(later, head, idle), Verdict::BodyTooSlow);
+        // Bytes arriving put the deadline off.
+        a.read();
+        assert!(matches!(a.check(later, head, idle), Verdict::Wait(t) if t > later));
+        a.body_waiting(false);
+        assert!(matches!(a.check(later + idle * 2, head, idle), Verdict::Wait(_)));
+        a.body_waiting(true);
+        a.request_finished();
+        assert!(matches!(a.check(later, head, Duration::from_secs(3600)), Verdict::Wait(_)));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::AsyncRead;
 
+use super::super::io::Activity;
 use super::head::Framing;
 use crate::body::BodyError;
 use crate::chunked::{Chunk, Chunked};
@@ -71,15 +72,17 @@ pub struct H1Body {
     home: Arc<Home>,
     /// `Expect: 100-continue` not yet acted on.
     expecting: bool,
+    /// Told when the body waits on the client (the watchdog times out a stalled body).
+    activity: Option<Arc<Activity>>,
 }
 
 impl H1Body {
-    pub fn new(reader: Reader, framing: Framing, expect_continue: bool, home: Arc<Home>) -> Self {
+    pub fn new(reader: Reader, framing: Framing, expect_continue: bool, home: Arc<Home>, activity: Option<Arc<Activity>>) -> Self {
         let left = match framing {
             Framing::Length(n) => Left::Length(n),
             Framing::Chunked => Left::Chunked(Chunked::default()),
         };
-        Self { reader: Some(reader), left, home, expecting: expect_continue }
+        Self { reader: Some(reader), left, home, expecting: expect_continue, activity }
     }
 
     fn finish(&mut self) {
@@ -87,6 +90,15 @@ impl H1Body {
             *back = Some(r);
         }
     }
+}
+
+/// Reads more of the body, telling the watchdog while the client keeps it waiting.
+fn fill(r: &mut Reader, cx: &mut Context<'_>, size: usize, activity: Option<&Activity>) -> Poll<std::io::Result<usize>> {
+    let read = r.poll_fill(cx, size);
+    if let Some(a) = activity {
+        a.body_waiting(read.is_pending());
+    }
+    read
 }
 
 fn broken(reason: &'static str) -> BodyError {
@@ -122,7 +134,7 @@ impl Body for H1Body {
                 }
                 Left::Length(left) => {
                     let want = usize::try_from(*left).unwrap_or(READ_SIZE).min(READ_SIZE);
-                    match r.poll_fill(cx, want) {
+                    match fill(r, cx, want, this.activity.as_deref()) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Ok(0)) => return Poll::Ready(Some(Err(broken("the client closed the connection before the body ended")))),
                         Poll::Ready(Ok(_)) => {}
@@ -135,7 +147,7 @@ impl Body for H1Body {
                         this.finish();
                         return Poll::Ready(None);
                     }
-                    Ok(Chunk::More) => match r.poll_fill(cx, READ_SIZE) {
+                    Ok(Chunk::More) => match fill(r, cx, READ_SIZE, this.activity.as_deref()) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Ok(0)) => return Poll::Ready(Some(Err(broken("the client closed the connection before the body ended")))),
                         Poll::Ready(Ok(_)) => {}
@@ -171,7 +183,7 @@ mod tests {
 
     async fn read(framing: Framing, buffered: &[u8], rest: &'static [u8]) -> (Result<Vec<u8>, String>, Option<Vec<u8>>) {
         let home = Arc::new(Home::default());
-        let body = H1Body::new(reader(rest, buffered), framing, false, home.clone());
+        let body = H1Body::new(reader(rest, buffered), framing, false, home.clone(), None);
         let got = body.collect().await.map(|c| c.to_bytes().to_vec()).map_err(|e| e.to_string());
         (got, home.take().map(|r| r.buf.to_vec()))
     }
@@ -203,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn asks_for_100_continue_when_first_read() {
         let home = Arc::new(Home::default());
-        let mut body = H1Body::new(reader(b"ab", b""), Framing::Length(2), true, home.clone());
+        let mut body = H1Body::new(reader(b"ab", b""), Framing::Length(2), true, home.clone(), None);
         let waker = futures_util::task::noop_waker();
         let cx = Context::from_waker(&waker);
         assert!(!home.wants_continue(&cx));

@@ -100,7 +100,7 @@ where
 }
 
 /// One request and its response; the reader back when the connection may go on.
-async fn exchange<W, H>(head: RequestHead, mut reader: Reader, w: &mut W, info: &Arc<ConnInfo>, handler: &H, activity: &Activity) -> Option<Reader>
+async fn exchange<W, H>(head: RequestHead, mut reader: Reader, w: &mut W, info: &Arc<ConnInfo>, handler: &H, activity: &Arc<Activity>) -> Option<Reader>
 where
     W: AsyncWrite + Unpin,
     H: Handler,
@@ -120,7 +120,7 @@ where
             kept = Some(reader);
             ClientBody::Full(Some(whole))
         }
-        _ => ClientBody::H1(H1Body::new(reader, framing, expect_continue, home.clone())),
+        _ => ClientBody::H1(H1Body::new(reader, framing, expect_continue, home.clone(), Some(activity.clone()))),
     };
     // Boxed: the handler's future is large, and every move of it would be a copy.
     let handling = Box::pin(handler.handle(Request::from_parts(parts, body), info.clone()));
