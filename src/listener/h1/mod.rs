@@ -107,7 +107,7 @@ where
 {
     let RequestHead { parts, framing, keep_alive, expect_continue } = head;
     let (method, version) = (parts.method.clone(), parts.version);
-    let home = Arc::new(Home::default());
+    let mut home = None;
     let mut kept = None;
     let body = match framing {
         Framing::Length(0) => {
@@ -120,18 +120,21 @@ where
             kept = Some(reader);
             ClientBody::Full(Some(whole))
         }
-        _ => ClientBody::H1(H1Body::new(reader, framing, expect_continue, home.clone(), Some(activity.clone()))),
+        _ => {
+            let h = home.insert(Arc::new(Home::default()));
+            ClientBody::H1(H1Body::new(reader, framing, expect_continue, h.clone(), Some(activity.clone())))
+        }
     };
-    // Boxed: the handler's future is large, and every move of it would be a copy.
-    let handling = Box::pin(handler.handle(Request::from_parts(parts, body), info.clone()));
-    let res = respond_to(handling, w, &home).await?;
+    // Pinned where it is made: the handler's future is large, and every move of it is a copy.
+    let handling = std::pin::pin!(handler.handle(Request::from_parts(parts, body), info.clone()));
+    let res = respond_to(handling, w, home.as_deref()).await?;
     let (parts, body) = res.into_parts();
     let hint = http_body::Body::size_hint(&body).exact();
     let mut out = Vec::new();
     // A body not read to its end leaves the connection's stream mid-request, and a server
     // shutting down takes no more requests: either way the client is told the connection
     // closes after this response.
-    let reader = kept.or_else(|| home.take());
+    let reader = kept.or_else(|| home.and_then(|h| h.take()));
     let keep_alive = keep_alive && reader.is_some() && !activity.closing();
     let ex = write::Exchange { method: &method, version, keep_alive };
     let (framing, keep_alive) = write::encode_head(&parts, hint, ex, &mut out);
@@ -143,7 +146,10 @@ where
 }
 
 /// Runs the handler; writes `100 Continue` when the request body asks for it.
-async fn respond_to<W: AsyncWrite + Unpin>(mut handling: Pin<Box<impl Future<Output = Response<ResBody>>>>, w: &mut W, home: &Home) -> Option<Response<ResBody>> {
+async fn respond_to<W: AsyncWrite + Unpin>(mut handling: Pin<&mut impl Future<Output = Response<ResBody>>>, w: &mut W, home: Option<&Home>) -> Option<Response<ResBody>> {
+    let Some(home) = home else {
+        return Some(handling.await); // no body to stream: nothing to continue
+    };
     const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
     let mut written = 0;
     poll_fn(|cx| {
