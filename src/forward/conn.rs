@@ -94,7 +94,7 @@ pub struct Upstream {
 #[allow(clippy::large_enum_variant)]
 pub enum SendError {
     /// Nothing of it reached the node: it can go to another connection.
-    Unsent(Request<ReqBody>, UpstreamError),
+    Unsent(Box<Request<ReqBody>>, UpstreamError),
     Failed(UpstreamError),
     /// The response head did not arrive in time.
     Timeout,
@@ -115,7 +115,7 @@ impl Upstream {
     }
 
     /// Writes the request (its body streamed) and reads the response head, within `timeout`.
-    pub async fn send(&mut self, req: Request<ReqBody>, timeout: Duration) -> Result<ResponseHead, SendError> {
+    pub async fn send(&mut self, req: Box<Request<ReqBody>>, timeout: Duration) -> Result<ResponseHead, SendError> {
         let due = Instant::now() + timeout;
         let Self { io, buf, head, timer } = self;
         let mut work = std::pin::pin!(exchange(io, buf, head, req));
@@ -153,34 +153,36 @@ fn fill(io: &mut Stream, buf: &mut BytesMut, cx: &mut Context<'_>, room: usize) 
     tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
 }
 
-async fn exchange(io: &mut Stream, buf: &mut BytesMut, head: &mut Vec<u8>, req: Request<ReqBody>) -> Result<ResponseHead, SendError> {
-    let (parts, mut body) = req.into_parts();
+async fn exchange(io: &mut Stream, buf: &mut BytesMut, head: &mut Vec<u8>, mut req: Box<Request<ReqBody>>) -> Result<ResponseHead, SendError> {
+    // The request stays boxed (it is handed back whole when nothing was sent): moving it
+    // through the pool's calls would copy it at each.
     head.clear();
-    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let body = req.body();
     let exact = if body.is_end_stream() { Some(0) } else { body.size_hint().exact() };
-    let framing = h1::encode_request(&parts.method, target, &parts.headers, exact, head);
+    let framing = h1::encode_request(req.method(), target, req.headers(), exact, head);
     // The head goes out with the whole body when it is at hand, in one write; a streamed body
     // is sent as it comes, the head with its first pieces.
-    let whole = match (&body, framing) {
+    let whole = match (req.body(), framing) {
         (ReqBody::Full(Some(b)), Framing::Length(n)) if b.len() as u64 == n => Some(b.clone()),
         (b, Framing::Length(0)) if b.is_end_stream() => Some(Bytes::new()),
         // Anything else streams, and a body that disagrees with its declared length fails there.
         _ => None,
     };
-    let is_head = parts.method == Method::HEAD;
+    let is_head = req.method() == Method::HEAD;
     let sent = match whole {
         Some(b) => match write_all(io, &mut [IoSlice::new(head), IoSlice::new(&b)]).await {
             Ok(()) => Ok(()),
-            Err((e, false)) => return Err(SendError::Unsent(Request::from_parts(parts, body), UpstreamError::Io(e))),
+            Err((e, false)) => return Err(SendError::Unsent(req, UpstreamError::Io(e))),
             Err((e, true)) => Err(UpstreamError::Io(e)),
         },
-        None => stream_body(io, head, &mut body, framing).await,
+        None => stream_body(io, head, req.body_mut(), framing).await,
     };
     let sent = match sent {
         Ok(()) => poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await.map_err(UpstreamError::Io),
         Err(e) => Err(e),
     };
-    drop(body);
+    drop(req);
     if let Err(e) = sent {
         // The node may have answered before it read the whole request (a 413 for a body over
         // its own limit) and closed: its answer is passed on, on a connection never reused.

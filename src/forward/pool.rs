@@ -31,7 +31,7 @@ pub struct Pool {
 #[allow(clippy::large_enum_variant)]
 enum Attempt {
     /// Nothing reached the node: try another one with the same request.
-    Unsent(Request<ReqBody>, ForwardError),
+    Unsent(Box<Request<ReqBody>>, ForwardError),
     Failed(ForwardError),
 }
 
@@ -75,7 +75,7 @@ impl Pool {
     }
 
     /// Sends a request to a node and returns its response with a streaming body.
-    pub async fn send(&self, req: Request<ReqBody>) -> Result<(Response<PooledBody>, Arc<str>), ForwardError> {
+    pub async fn send(&self, req: Box<Request<ReqBody>>) -> Result<(Response<PooledBody>, Arc<str>), ForwardError> {
         let mut req = req;
         let mut last = ForwardError::NoNode;
         for node in self.order() {
@@ -93,7 +93,7 @@ impl Pool {
         Err(last)
     }
 
-    async fn attempt(&self, node: &Arc<Node>, req: Request<ReqBody>) -> Result<Response<PooledBody>, Attempt> {
+    async fn attempt(&self, node: &Arc<Node>, req: Box<Request<ReqBody>>) -> Result<Response<PooledBody>, Attempt> {
         let mut req = req;
         // A pooled connection may have been closed by the node in the meantime: it is dropped
         // and the next one taken, or a fresh connection opened.

@@ -237,7 +237,7 @@ impl Shared {
             parts.headers.remove(header::ACCEPT_ENCODING);
         }
         let sent = std::time::Instant::now();
-        let forwarded = self.pool.send(to_node(parts, body)).await;
+        let forwarded = self.pool.send(Box::new(to_node(parts, body))).await;
         let upstream = sent.elapsed();
         if let Some(r) = ctx.rec() {
             r.upstream_us = Some(upstream.as_micros() as u64);
