@@ -11,9 +11,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const NONE: u64 = u64::MAX;
 
-/// Shared between the I/O wrapper, the service, the connection and its watchdog. It replaces
-/// hyper's own header-read timer, which arms a timer (and wakes the time driver) per request:
-/// here one watchdog task per connection enforces both the header and the idle deadline.
+/// Shared between the I/O wrapper, the request body, the connection and its watchdog. Instead
+/// of a timer armed (and the time driver woken) per request, one watchdog task per connection
+/// enforces the header deadline, the idle deadline and the deadline of a stalled request body.
 ///
 /// The request path pays almost nothing: moving bytes sets a flag (no clock read), and the
 /// clock is read once per request, when the first bytes of its head arrive. The watchdog, which
