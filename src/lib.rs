@@ -9,7 +9,7 @@ pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod body;
-pub mod chunked;
+pub mod framing;
 pub mod classify;
 pub mod clock;
 pub mod config;

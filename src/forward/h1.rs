@@ -10,8 +10,8 @@
 
 use std::mem::MaybeUninit;
 
-pub use crate::chunked::{Chunk, Chunked};
-use crate::chunked::content_length;
+pub use crate::framing::{Chunk, Chunked, Framing};
+use crate::framing::{agree_length, connection, content_length, LengthError};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
@@ -23,14 +23,6 @@ const MAX_HEADERS: usize = 256;
 
 /// Why bytes from a node are not HTTP/1.1 Sluice will pass on.
 pub type ProtocolError = &'static str;
-
-/// How the request body goes on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    /// Exactly this many bytes (0: no body).
-    Length(u64),
-    Chunked,
-}
 
 /// Writes the request head into `out` and says how its body is framed. `exact` is the body's
 /// exact size when known (`Some(0)` for no body at all).
@@ -46,7 +38,7 @@ pub fn encode_request(method: &Method, target: &str, headers: &HeaderMap, exact:
             continue; // hop-by-hop: framing is Sluice's to choose
         }
         if name == header::CONTENT_LENGTH {
-            // One valid length only (hyper refuses differing ones from clients before this).
+            // One valid length only (the listener refuses differing ones from clients before this).
             match (framing, content_length(value.as_bytes())) {
                 (None, Some(n)) => framing = Some(Framing::Length(n)),
                 _ => continue,
@@ -156,25 +148,20 @@ struct Said<'a> {
 
 impl<'a> Said<'a> {
     fn note(&mut self, name: &HeaderName, v: &'a [u8]) {
-        let tokens = || v.split(|&b| b == b',').map(<[u8]>::trim_ascii);
         if name == header::CONTENT_LENGTH {
             self.has_length = true;
-            for part in tokens() {
-                match content_length(part) {
-                    None => self.bad_length = self.bad_length.or(Some("the node's response has an invalid Content-Length")),
-                    Some(n) if self.length.is_some_and(|m| m != n) => {
-                        self.bad_length = self.bad_length.or(Some("the node's response has differing Content-Lengths"));
-                    }
-                    Some(n) => self.length = Some(n),
-                }
+            if let Err(e) = agree_length(v, &mut self.length) {
+                self.bad_length = self.bad_length.or(Some(match e {
+                    LengthError::Invalid => "the node's response has an invalid Content-Length",
+                    LengthError::Differing => "the node's response has differing Content-Lengths",
+                }));
             }
         } else if name == header::TRANSFER_ENCODING {
             self.transfer_encoding = Some(v);
         } else if name == header::CONNECTION {
-            for t in tokens() {
-                self.close |= t.eq_ignore_ascii_case(b"close");
-                self.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
-            }
+            let (close, keep_alive) = connection(v);
+            self.close |= close;
+            self.keep_alive |= keep_alive;
         }
     }
 

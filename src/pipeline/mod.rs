@@ -420,8 +420,8 @@ fn declared_length(h: &http::HeaderMap) -> Option<u64> {
 }
 
 /// Wraps the client's body with the byte limit unless its declared length already proves it
-/// within the limit (hyper enforces Content-Length framing). The flag tells a body that went
-/// over the limit from a node failure.
+/// within the limit (the listener, or hyper for HTTP/2, reads exactly the declared length).
+/// The flag tells a body that went over the limit from a node failure.
 fn limit_body(body: ClientBody, declared: Option<u64>, limit: u64) -> (ReqBody, Option<Arc<AtomicBool>>) {
     if http_body::Body::is_end_stream(&body) && declared.is_none() {
         return (ReqBody::Empty, None);

@@ -18,7 +18,7 @@ use tokio::io::AsyncRead;
 use super::super::io::Activity;
 use super::head::Framing;
 use crate::body::BodyError;
-use crate::chunked::{Chunk, Chunked};
+use crate::framing::{Chunk, Chunked};
 
 /// Bytes asked of the socket per read while a body streams.
 const READ_SIZE: usize = 64 * 1024;

@@ -13,17 +13,11 @@ use bytes::BytesMut;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Uri, Version};
 
-use crate::chunked::content_length;
+pub use crate::framing::Framing;
+use crate::framing::{agree_length, connection, LengthError};
 
 /// Heads with more headers than this are refused with 431.
 pub const MAX_HEADERS: usize = 128;
-
-/// How a request body ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    Length(u64),
-    Chunked,
-}
 
 /// A parsed request head.
 #[derive(Debug)]
@@ -107,25 +101,18 @@ struct Said {
 
 impl Said {
     fn note(&mut self, name: &HeaderName, v: &[u8]) -> Result<(), HeadError> {
-        let tokens = || v.split(|&b| b == b',').map(<[u8]>::trim_ascii);
         if name == header::CONTENT_LENGTH {
-            for part in tokens() {
-                match content_length(part) {
-                    None => return Err(HeadError::Bad("the request's Content-Length is invalid")),
-                    Some(n) if self.length.is_some_and(|m| m != n) => {
-                        return Err(HeadError::Bad("the request has differing Content-Lengths"));
-                    }
-                    Some(n) => self.length = Some(n),
-                }
-            }
+            agree_length(v, &mut self.length).map_err(|e| match e {
+                LengthError::Invalid => HeadError::Bad("the request's Content-Length is invalid"),
+                LengthError::Differing => HeadError::Bad("the request has differing Content-Lengths"),
+            })?;
         } else if name == header::TRANSFER_ENCODING {
             self.transfer_encodings += 1;
             self.chunked_only = self.transfer_encodings == 1 && v.trim_ascii().eq_ignore_ascii_case(b"chunked");
         } else if name == header::CONNECTION {
-            for t in tokens() {
-                self.close |= t.eq_ignore_ascii_case(b"close");
-                self.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
-            }
+            let (close, keep_alive) = connection(v);
+            self.close |= close;
+            self.keep_alive |= keep_alive;
         } else if name == header::EXPECT {
             self.expect_continue |= v.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }

@@ -14,14 +14,14 @@ use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{ready, Poll};
 
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Method, StatusCode, Version};
 use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::body::ResBody;
-use crate::chunked::content_length;
+use crate::framing::{connection, content_length};
 
 /// How the response body goes on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub fn encode_head(parts: &http::response::Parts, hint: Option<u64>, ex: Exchang
     let mut dated = false;
     for (name, value) in &parts.headers {
         if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
-            keep_alive &= !(name == header::CONNECTION && has_token(value, b"close"));
+            keep_alive &= !(name == header::CONNECTION && connection(value.as_bytes()).0);
             continue;
         }
         if name == header::CONTENT_LENGTH {
@@ -102,10 +102,6 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
-}
-
-fn has_token(v: &HeaderValue, token: &[u8]) -> bool {
-    v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 /// The Date header's value, formatted once a second per thread.
@@ -226,6 +222,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use bytes::Bytes;
+    use http::header::HeaderValue;
 
     fn head(status: u16, headers: &[(&str, &str)], hint: Option<u64>, method: Method, version: Version, keep_alive: bool) -> (String, Framing, bool) {
         let mut res = http::Response::new(());

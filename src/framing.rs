@@ -1,5 +1,7 @@
-//! HTTP/1.1 framing shared by both sides of the proxy (RFC 9112): Content-Length values and
-//! the chunked transfer coding, decoded a step at a time from a read buffer. Pure.
+//! HTTP/1.1 framing shared by both sides of the proxy (RFC 9112): how a request body is framed,
+//! Content-Length values and lists, Connection tokens, and the chunked transfer coding, decoded
+//! a step at a time from a read buffer. The listener reads clients' messages and the node
+//! client reads the nodes' with these same rules. Pure.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -9,6 +11,46 @@ pub type FramingError = &'static str;
 /// A chunk-size line or a trailer section longer than this is refused.
 pub const MAX_CHUNK_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 64 * 1024;
+
+/// How a request body is framed on the wire, read from a client or written to a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// Exactly this many bytes (0: no body).
+    Length(u64),
+    Chunked,
+}
+
+/// Why a Content-Length header cannot be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LengthError {
+    /// A member is not a length.
+    Invalid,
+    /// Members, or headers, disagree.
+    Differing,
+}
+
+/// The members of a comma-separated header value, trimmed.
+pub fn list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',').map(<[u8]>::trim_ascii)
+}
+
+/// Folds a Content-Length header's value (a comma list) into `length`, what the earlier
+/// headers said: every member must be a length and all must agree (RFC 9112 §6.3).
+pub fn agree_length(v: &[u8], length: &mut Option<u64>) -> Result<(), LengthError> {
+    for part in list(v) {
+        let n = content_length(part).ok_or(LengthError::Invalid)?;
+        if length.is_some_and(|m| m != n) {
+            return Err(LengthError::Differing);
+        }
+        *length = Some(n);
+    }
+    Ok(())
+}
+
+/// Whether a Connection header's value says `close`, and whether it says `keep-alive`.
+pub fn connection(v: &[u8]) -> (bool, bool) {
+    list(v).fold((false, false), |(close, keep), t| (close || t.eq_ignore_ascii_case(b"close"), keep || t.eq_ignore_ascii_case(b"keep-alive")))
+}
 
 /// A Content-Length value: digits only, as RFC 9110 §8.6 has it.
 pub fn content_length(v: &[u8]) -> Option<u64> {
@@ -121,6 +163,25 @@ fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn lengths_agree_and_connection_tokens() {
+        let folded = |values: &[&str]| {
+            let mut length = None;
+            values.iter().try_for_each(|v| agree_length(v.as_bytes(), &mut length)).map(|()| length)
+        };
+        assert_eq!(folded(&["12"]), Ok(Some(12)));
+        assert_eq!(folded(&["5", " 5 , 5"]), Ok(Some(5)));
+        assert_eq!(folded(&["5", "6"]), Err(LengthError::Differing));
+        assert_eq!(folded(&["5, 6"]), Err(LengthError::Differing));
+        for bad in ["", "x", "+1", "-1", "1,", "0x1", "99999999999999999999"] {
+            assert_eq!(folded(&[bad]), Err(LengthError::Invalid), "{bad:?}");
+        }
+        assert_eq!(connection(b"Close"), (true, false));
+        assert_eq!(connection(b"x, Keep-Alive"), (false, true));
+        assert_eq!(connection(b"upgrade"), (false, false));
+        assert_eq!(connection(b"closed, keep-alive-ish"), (false, false));
+    }
 
     /// Decodes `raw` fed in pieces of `step` bytes; the data, and what is left after the end.
     fn dechunk(raw: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), FramingError> {
