@@ -8,7 +8,7 @@
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
@@ -92,13 +92,18 @@ impl H1Body {
     }
 }
 
-/// Reads more of the body, telling the watchdog while the client keeps it waiting.
-fn fill(r: &mut Reader, cx: &mut Context<'_>, size: usize, activity: Option<&Activity>) -> Poll<std::io::Result<usize>> {
+/// Reads more of the body, telling the watchdog while the client keeps it waiting. Ready(Ok)
+/// when bytes came; the client closing before the body's end is an error.
+fn fill(r: &mut Reader, cx: &mut Context<'_>, size: usize, activity: Option<&Activity>) -> Poll<Result<(), BodyError>> {
     let read = r.poll_fill(cx, size);
     if let Some(a) = activity {
         a.body_waiting(read.is_pending());
     }
-    read
+    read.map(|n| match n {
+        Ok(0) => Err(broken("the client closed the connection before the body ended")),
+        Ok(_) => Ok(()),
+        Err(e) => Err(BodyError::Client(e.into())),
+    })
 }
 
 fn broken(reason: &'static str) -> BodyError {
@@ -134,11 +139,8 @@ impl Body for H1Body {
                 }
                 Left::Length(left) => {
                     let want = usize::try_from(*left).unwrap_or(READ_SIZE).min(READ_SIZE);
-                    match fill(r, cx, want, this.activity.as_deref()) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(0)) => return Poll::Ready(Some(Err(broken("the client closed the connection before the body ended")))),
-                        Poll::Ready(Ok(_)) => {}
-                        Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(BodyError::Client(e.into())))),
+                    if let Err(e) = ready!(fill(r, cx, want, this.activity.as_deref())) {
+                        return Poll::Ready(Some(Err(e)));
                     }
                 }
                 Left::Chunked(dec) => match dec.step(&mut r.buf) {
@@ -147,12 +149,11 @@ impl Body for H1Body {
                         this.finish();
                         return Poll::Ready(None);
                     }
-                    Ok(Chunk::More) => match fill(r, cx, READ_SIZE, this.activity.as_deref()) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(0)) => return Poll::Ready(Some(Err(broken("the client closed the connection before the body ended")))),
-                        Poll::Ready(Ok(_)) => {}
-                        Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(BodyError::Client(e.into())))),
-                    },
+                    Ok(Chunk::More) => {
+                        if let Err(e) = ready!(fill(r, cx, READ_SIZE, this.activity.as_deref())) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
                     Err(reason) => return Poll::Ready(Some(Err(broken(reason)))),
                 },
             }
