@@ -8,13 +8,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use support::client::{self, full, req, Sender};
-use support::{FakeNode, SluiceBuilder};
+use support::setup;
 
-async fn setup(extra: &str) -> (FakeNode, support::Sluice) {
-    let node = FakeNode::start().await;
-    let sluice = SluiceBuilder::new(&[node.url()]).toml(extra).start().await;
-    (node, sluice)
-}
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

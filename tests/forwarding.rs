@@ -8,15 +8,10 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use support::client::{self, empty, full, req, Sender};
 use support::fake_node::{pattern, refusing_addr, Options};
-use support::{FakeNode, SluiceBuilder};
+use support::{setup, FakeNode, SluiceBuilder};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn setup(extra: &str) -> (FakeNode, support::Sluice) {
-    let node = FakeNode::start().await;
-    let sluice = SluiceBuilder::new(&[node.url()]).toml(extra).start().await;
-    (node, sluice)
-}
 
 #[tokio::test]
 async fn content_length_bodies_are_byte_exact_both_ways_h1_and_h2() {

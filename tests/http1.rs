@@ -7,17 +7,11 @@ mod support;
 
 use std::time::Duration;
 
-use support::client;
-use support::{FakeNode, SluiceBuilder};
+use support::{client, setup};
 
 /// Only a stuck connection waits this long: every exchange below ends with the server closing.
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn setup(extra: &str) -> (FakeNode, support::Sluice) {
-    let node = FakeNode::start().await;
-    let sluice = SluiceBuilder::new(&[node.url()]).toml(extra).start().await;
-    (node, sluice)
-}
 
 fn statuses(out: &str) -> Vec<&str> {
     out.match_indices("HTTP/1.1 ").map(|(i, _)| &out[i + 9..i + 12]).collect()

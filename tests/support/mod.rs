@@ -10,3 +10,10 @@ pub mod proxy;
 pub use certs::TestPki;
 pub use fake_node::{FakeNode, Received};
 pub use proxy::{Sluice, SluiceBuilder};
+
+/// A fake node and Sluice in front of it, with `extra` TOML added to the configuration.
+pub async fn setup(extra: &str) -> (FakeNode, Sluice) {
+    let node = FakeNode::start().await;
+    let sluice = SluiceBuilder::new(&[node.url()]).toml(extra).start().await;
+    (node, sluice)
+}
