@@ -128,21 +128,18 @@ where
     // Pinned where it is made: the handler's future is large, and every move of it is a copy.
     let handling = std::pin::pin!(handler.handle(Request::from_parts(parts, body), info.clone()));
     let res = respond_to(handling, w, home.as_deref()).await?;
-    let (parts, body) = res.into_parts();
-    let hint = http_body::Body::size_hint(&body).exact();
-    let mut out = Vec::new();
     // A body not read to its end leaves the connection's stream mid-request, and a server
     // shutting down takes no more requests: either way the client is told the connection
     // closes after this response.
     let reader = kept.or_else(|| home.and_then(|h| h.take()));
     let keep_alive = keep_alive && reader.is_some() && !activity.closing();
-    let ex = write::Exchange { method: &method, version, keep_alive };
-    let (framing, keep_alive) = write::encode_head(&parts, hint, ex, &mut out);
-    if let Err(e) = write::send(w, out, framing, body).await {
-        tracing::debug!(error = %e, "response not written whole: closing the connection");
-        return None;
+    match write::respond(w, res, write::Exchange { method: &method, version, keep_alive }).await {
+        Ok(keep_alive) => reader.filter(|_| keep_alive),
+        Err(e) => {
+            tracing::debug!(error = %e, "response not written whole: closing the connection");
+            None
+        }
     }
-    reader.filter(|_| keep_alive)
 }
 
 /// Runs the handler; writes `100 Continue` when the request body asks for it.
@@ -209,11 +206,8 @@ async fn refuse<W: AsyncWrite + Unpin>(w: &mut W, e: HeadError, limit: usize) {
         HeadError::Bad(reason) => Failure::BadRequest { kind: "illegal_argument_exception", reason: reason.into() },
     };
     tracing::debug!(status = %failure.status(), "request head refused");
-    let (parts, body) = respond::error(failure).into_parts();
-    let mut out = Vec::new();
     let ex = write::Exchange { method: &http::Method::GET, version: http::Version::HTTP_11, keep_alive: false };
-    let (framing, _) = write::encode_head(&parts, http_body::Body::size_hint(&body).exact(), ex, &mut out);
-    let _ = write::send(w, out, framing, body).await;
+    let _ = write::respond(w, respond::error(failure), ex).await;
 }
 
 /// A stream with bytes already read from it put back in front.

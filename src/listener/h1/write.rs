@@ -45,7 +45,7 @@ pub struct Exchange<'a> {
 
 /// Writes the response head into `out`; the body's framing, and whether the connection stays
 /// open after it.
-pub fn encode_head(parts: &http::response::Parts, hint: Option<u64>, ex: Exchange<'_>, out: &mut Vec<u8>) -> (Framing, bool) {
+fn encode_head(parts: &http::response::Parts, hint: Option<u64>, ex: Exchange<'_>, out: &mut Vec<u8>) -> (Framing, bool) {
     let status = parts.status;
     out.reserve(128 + parts.headers.len() * 48);
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -136,67 +136,65 @@ pub enum WriteError {
     Body(String),
 }
 
+/// Writes a response whole: its head, then its body, framed. Whether the connection may carry
+/// another request after it.
+pub async fn respond<W: AsyncWrite + Unpin>(w: &mut W, res: http::Response<ResBody>, ex: Exchange<'_>) -> Result<bool, WriteError> {
+    let (parts, body) = res.into_parts();
+    let mut head = Vec::new();
+    let (framing, keep_alive) = encode_head(&parts, body.size_hint().exact(), ex, &mut head);
+    send(w, head, framing, body).await?;
+    Ok(keep_alive)
+}
+
 /// Writes `head` and then the body, framed; the first body bytes go out with the head when
 /// they are ready at once.
-pub async fn send<W: AsyncWrite + Unpin>(w: &mut W, head: Vec<u8>, framing: Framing, body: ResBody) -> Result<(), WriteError> {
+async fn send<W: AsyncWrite + Unpin>(w: &mut W, head: Vec<u8>, framing: Framing, body: ResBody) -> Result<(), WriteError> {
     // The head, until it is written (with the first data, or alone when none is ready).
     let mut head = Some(head);
     let mut body = std::pin::pin!(body);
     let mut sent = 0u64;
-    let mut more = framing != Framing::None;
-    while more {
-        let frame = match &head {
-            Some(h) => match poll_fn(|cx| Poll::Ready(body.as_mut().poll_frame(cx))).await {
-                Poll::Ready(f) => f,
-                Poll::Pending => {
-                    write(w, [h, &[], &[]]).await?;
-                    w.flush().await.map_err(WriteError::Io)?;
-                    head = None;
-                    continue;
-                }
-            },
-            None => body.frame().await,
-        };
-        let data = match frame {
-            None => {
-                more = false;
-                continue;
+    if framing != Framing::None {
+        loop {
+            let frame = match &head {
+                Some(h) => match poll_fn(|cx| Poll::Ready(body.as_mut().poll_frame(cx))).await {
+                    Poll::Ready(f) => f,
+                    Poll::Pending => {
+                        write(w, [h]).await?;
+                        w.flush().await.map_err(WriteError::Io)?;
+                        head = None;
+                        continue;
+                    }
+                },
+                None => body.frame().await,
+            };
+            let data = match frame {
+                None => break,
+                Some(Err(e)) => return Err(WriteError::Body(e.to_string())),
+                Some(Ok(f)) => match f.into_data() {
+                    Ok(d) if !d.is_empty() => d,
+                    _ => continue, // trailers are not sent on: the node's are already dropped
+                },
+            };
+            sent += data.len() as u64;
+            let prefix = head.take().unwrap_or_default();
+            match framing {
+                Framing::Length(n) if sent > n => return Err(WriteError::Body("the response body is longer than its Content-Length".into())),
+                Framing::Chunked => write(w, [&prefix, format!("{:x}\r\n", data.len()).as_bytes(), &data, b"\r\n"]).await?,
+                _ => write(w, [&prefix, &data]).await?,
             }
-            Some(Err(e)) => return Err(WriteError::Body(e.to_string())),
-            Some(Ok(f)) => match f.into_data() {
-                Ok(d) if !d.is_empty() => d,
-                _ => continue, // trailers are not sent on: the node's are already dropped
-            },
-        };
-        sent += data.len() as u64;
-        let prefix = head.take().unwrap_or_default();
-        match framing {
-            Framing::Length(n) if sent > n => return Err(WriteError::Body("the response body is longer than its Content-Length".into())),
-            Framing::Chunked => {
-                let size = chunk_size_line(data.len());
-                write(w, [&[&prefix[..], &size[..]].concat(), &data, b"\r\n"]).await?;
-            }
-            _ => write(w, [&prefix, &data, &[]]).await?,
         }
     }
     let rest = head.unwrap_or_default();
     match framing {
         Framing::Length(n) if sent != n => return Err(WriteError::Body("the response body is shorter than its Content-Length".into())),
-        Framing::Chunked => write(w, [&rest, b"0\r\n\r\n", &[]]).await?,
-        _ => write(w, [&rest, &[], &[]]).await?,
+        Framing::Chunked => write(w, [&rest, b"0\r\n\r\n"]).await?,
+        _ => write(w, [&rest]).await?,
     }
     w.flush().await.map_err(WriteError::Io)
 }
 
-/// `{size:x}\r\n`.
-fn chunk_size_line(n: usize) -> Vec<u8> {
-    let mut line = format!("{n:x}").into_bytes();
-    line.extend_from_slice(b"\r\n");
-    line
-}
-
-/// Writes the three parts whole, with as few (vectored) writes as the socket allows.
-async fn write<W: AsyncWrite + Unpin>(w: &mut W, mut parts: [&[u8]; 3]) -> Result<(), WriteError> {
+/// Writes the parts whole, with as few (vectored) writes as the socket allows.
+async fn write<W: AsyncWrite + Unpin, const N: usize>(w: &mut W, mut parts: [&[u8]; N]) -> Result<(), WriteError> {
     poll_fn(|cx| loop {
         let bufs = parts.map(IoSlice::new);
         let first = parts.iter().position(|p| !p.is_empty());
