@@ -47,9 +47,31 @@ pub fn agree_length(v: &[u8], length: &mut Option<u64>) -> Result<(), LengthErro
     Ok(())
 }
 
-/// Whether a Connection header's value says `close`, and whether it says `keep-alive`.
-pub fn connection(v: &[u8]) -> (bool, bool) {
-    list(v).fold((false, false), |(close, keep), t| (close || t.eq_ignore_ascii_case(b"close"), keep || t.eq_ignore_ascii_case(b"keep-alive")))
+/// What a message's Connection headers say about the connection after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Persistence {
+    pub close: bool,
+    pub keep_alive: bool,
+}
+
+impl Persistence {
+    /// Notes the tokens of one Connection header's value.
+    pub fn note(&mut self, v: &[u8]) {
+        for t in list(v) {
+            self.close |= t.eq_ignore_ascii_case(b"close");
+            self.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+
+    /// Whether the connection may carry another message (RFC 9112 §9.3): HTTP/1.0 only when
+    /// asked to, HTTP/1.1 unless told to close.
+    pub fn keeps_alive(&self, version: http::Version) -> bool {
+        if version == http::Version::HTTP_10 {
+            self.keep_alive
+        } else {
+            !self.close
+        }
+    }
 }
 
 /// A Content-Length value: digits only, as RFC 9110 §8.6 has it.
@@ -177,10 +199,17 @@ mod tests {
         for bad in ["", "x", "+1", "-1", "1,", "0x1", "99999999999999999999"] {
             assert_eq!(folded(&[bad]), Err(LengthError::Invalid), "{bad:?}");
         }
-        assert_eq!(connection(b"Close"), (true, false));
-        assert_eq!(connection(b"x, Keep-Alive"), (false, true));
-        assert_eq!(connection(b"upgrade"), (false, false));
-        assert_eq!(connection(b"closed, keep-alive-ish"), (false, false));
+        let said = |values: &[&str]| {
+            let mut p = Persistence::default();
+            values.iter().for_each(|v| p.note(v.as_bytes()));
+            p
+        };
+        assert_eq!(said(&["Close"]), Persistence { close: true, keep_alive: false });
+        assert_eq!(said(&["x", "y, Keep-Alive"]), Persistence { close: false, keep_alive: true });
+        assert_eq!(said(&["upgrade", "closed, keep-alive-ish"]), Persistence::default());
+        use http::Version;
+        assert!(said(&[]).keeps_alive(Version::HTTP_11) && !said(&[]).keeps_alive(Version::HTTP_10));
+        assert!(!said(&["close"]).keeps_alive(Version::HTTP_11) && said(&["keep-alive"]).keeps_alive(Version::HTTP_10));
     }
 
     /// Decodes `raw` fed in pieces of `step` bytes; the data, and what is left after the end.

@@ -11,7 +11,7 @@
 use std::mem::MaybeUninit;
 
 pub use crate::framing::{Chunk, Chunked, Framing};
-use crate::framing::{agree_length, connection, content_length, LengthError};
+use crate::framing::{agree_length, content_length, LengthError, Persistence};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
@@ -128,7 +128,7 @@ pub fn parse_response(buf: &[u8], head: bool) -> Result<Parsed, ProtocolError> {
         headers.append(name, value);
     }
     let (framing, sure) = body_framing(status, &said, head)?;
-    let reusable = sure && framing != BodyFraming::Close && said.keeps_alive(version);
+    let reusable = sure && framing != BodyFraming::Close && said.connection.keeps_alive(version);
     Ok(Parsed::Final(ResponseHead { status, version, headers, framing, reusable }, len))
 }
 
@@ -142,8 +142,7 @@ struct Said<'a> {
     bad_length: Option<ProtocolError>,
     /// The last Transfer-Encoding header's value.
     transfer_encoding: Option<&'a [u8]>,
-    close: bool,
-    keep_alive: bool,
+    connection: Persistence,
 }
 
 impl<'a> Said<'a> {
@@ -159,17 +158,7 @@ impl<'a> Said<'a> {
         } else if name == header::TRANSFER_ENCODING {
             self.transfer_encoding = Some(v);
         } else if name == header::CONNECTION {
-            let (close, keep_alive) = connection(v);
-            self.close |= close;
-            self.keep_alive |= keep_alive;
-        }
-    }
-
-    fn keeps_alive(&self, version: Version) -> bool {
-        if version == Version::HTTP_10 {
-            self.keep_alive
-        } else {
-            !self.close
+            self.connection.note(v);
         }
     }
 }

@@ -14,7 +14,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Uri, Version};
 
 pub use crate::framing::Framing;
-use crate::framing::{agree_length, connection, LengthError};
+use crate::framing::{agree_length, LengthError, Persistence};
 
 /// Heads with more headers than this are refused with 431.
 pub const MAX_HEADERS: usize = 128;
@@ -67,7 +67,7 @@ pub fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<RequestHead>, Head
         names.push((name, at(h.value)));
     }
     let framing = said.framing(version)?;
-    let keep_alive = if version == Version::HTTP_10 { said.keep_alive } else { !said.close };
+    let keep_alive = said.connection.keeps_alive(version);
     let expect_continue = said.expect_continue && version == Version::HTTP_11 && framing != Framing::Length(0);
     // Only now are the head's bytes taken: the slices above were read from them in place.
     let head = buf.split_to(len).freeze();
@@ -94,8 +94,7 @@ struct Said {
     /// Transfer-Encoding headers seen, and whether all of them together say exactly `chunked`.
     transfer_encodings: usize,
     chunked_only: bool,
-    close: bool,
-    keep_alive: bool,
+    connection: Persistence,
     expect_continue: bool,
 }
 
@@ -110,9 +109,7 @@ impl Said {
             self.transfer_encodings += 1;
             self.chunked_only = self.transfer_encodings == 1 && v.trim_ascii().eq_ignore_ascii_case(b"chunked");
         } else if name == header::CONNECTION {
-            let (close, keep_alive) = connection(v);
-            self.close |= close;
-            self.keep_alive |= keep_alive;
+            self.connection.note(v);
         } else if name == header::EXPECT {
             self.expect_continue |= v.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }

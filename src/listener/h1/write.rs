@@ -21,7 +21,7 @@ use http_body_util::BodyExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::body::ResBody;
-use crate::framing::{connection, content_length};
+use crate::framing::{content_length, Persistence};
 
 /// How the response body goes on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,12 +54,15 @@ fn encode_head(parts: &http::response::Parts, hint: Option<u64>, ex: Exchange<'_
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     let bodiless = ex.method == Method::HEAD || status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-    let mut keep_alive = ex.keep_alive;
+    let mut connection = Persistence::default();
     let mut length = None;
     let mut dated = false;
     for (name, value) in &parts.headers {
-        if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
-            keep_alive &= !(name == header::CONNECTION && connection(value.as_bytes()).0);
+        if name == header::CONNECTION {
+            connection.note(value.as_bytes());
+            continue;
+        }
+        if name == header::TRANSFER_ENCODING {
             continue;
         }
         if name == header::CONTENT_LENGTH {
@@ -71,6 +74,8 @@ fn encode_head(parts: &http::response::Parts, hint: Option<u64>, ex: Exchange<'_
         dated |= name == header::DATE;
         push_header(out, name.as_str().as_bytes(), value.as_bytes());
     }
+    // A response that says close closes the connection, whatever the request allowed.
+    let mut keep_alive = ex.keep_alive && !connection.close;
     if !dated {
         DATE.with_borrow_mut(|d| push_header(out, b"date", d.now()));
     }
