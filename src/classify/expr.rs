@@ -81,7 +81,7 @@ pub fn parse(expr: &str, arity: Arity, now_ms: i64) -> Result<Vec<IndexName>, St
     if arity == Arity::One && has(expr, b',') {
         return Err(format!("[{expr}]: exactly one name is allowed here"));
     }
-    let mut out = Vec::with_capacity(1);
+    let mut out = Vec::with_capacity(1 + expr.bytes().filter(|b| *b == b',').count());
     for item in pieces(expr, b',') {
         let name = parse_item(item, now_ms)?;
         if arity == Arity::One && (name.wildcard || name.exclude) {

@@ -17,6 +17,8 @@ pub mod query_lang;
 pub mod routes;
 mod routes_gen;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 pub use expr::{Arity, IndexName};
@@ -187,14 +189,14 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
         c.targets.push(Target { index: IndexName::everything(), privileges: route.index, source: "implicit:_all".into() });
     }
     if let Some((kind, name)) = route.uses {
-        let from_path = params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
-        let from_query = target.param(name).map_err(Refusal::bad)?.map(|v| v.into_owned());
+        let from_path = params.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v);
+        let from_query = target.param(name).map_err(Refusal::bad)?;
         if let Some(id) = from_path.or(from_query) {
             if route.api == "clear_scroll" {
                 // `DELETE /_search/scroll/{scroll_id}` takes a comma list (ids hold no comma).
                 id.split(',').for_each(|one| add_continuation(&mut c, kind, one));
             } else {
-                add_continuation(&mut c, kind, &id);
+                add_continuation(&mut c, kind, id);
             }
         }
     }
@@ -213,22 +215,25 @@ pub fn classify(head: &Head<'_>, now_ms: i64) -> Result<Classification, Refusal>
     Ok(c)
 }
 
+/// A path parameter's name and its decoded value (borrowed when it holds no escape).
+type Param<'a> = (&'static str, Cow<'a, str>);
+
 /// Raw path segments matched against the route template: parameter name -> decoded value.
-fn path_params(route: &RouteDef, segs: &[&str]) -> Result<Vec<(&'static str, String)>, Refusal> {
+fn path_params<'a>(route: &RouteDef, segs: &[&'a str]) -> Result<Vec<Param<'a>>, Refusal> {
     let mut out = Vec::new();
     for (tpl, raw) in routes::template_segments(route.path).zip(segs) {
         if let Some(name) = tpl.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            out.push((name, path::decode(raw, false).map_err(Refusal::bad)?.into_owned()));
+            out.push((name, path::decode(raw, false).map_err(Refusal::bad)?));
         }
     }
     Ok(out)
 }
 
-fn query_targets(c: &mut Classification, t: &path::Target<'_>, params: &[(&str, String)], now_ms: i64) -> Result<(), Refusal> {
+fn query_targets(c: &mut Classification, t: &path::Target<'_>, params: &[Param<'_>], now_ms: i64) -> Result<(), Refusal> {
     let route = c.route;
-    let path_index = params.iter().find(|(n, _)| *n == "index").map(|(_, v)| v.clone());
-    let query_index = t.param("index").map_err(Refusal::bad)?.map(|v| v.into_owned());
-    match (&path_index, &query_index) {
+    let path_index = params.iter().find(|(n, _)| *n == "index").map(|(_, v)| &**v);
+    let query_index = t.param("index").map_err(Refusal::bad)?;
+    match (path_index, query_index) {
         (Some(p), Some(q)) if p != q => {
             return Err(Refusal::bad("the [index] query parameter disagrees with the index in the path"));
         }
@@ -243,11 +248,11 @@ fn query_targets(c: &mut Classification, t: &path::Target<'_>, params: &[(&str, 
         _ => {}
     }
     if is_ndjson(route.body) {
-        c.default_index = path_index.or(query_index);
+        c.default_index = path_index.or(query_index).map(str::to_owned);
     }
     for name in route.query.iter().filter(|n| **n != "index") {
         if let Some(v) = t.param(name).map_err(Refusal::bad)? {
-            add_targets(c, &v, Arity::Many, route.index, format!("query:{name}"), now_ms)?;
+            add_targets(c, v, Arity::Many, route.index, format!("query:{name}"), now_ms)?;
         }
     }
     if t.param("scroll").map_err(Refusal::bad)?.is_some() && SCROLLABLE.contains(&route.api) {

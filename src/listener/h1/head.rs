@@ -73,8 +73,10 @@ pub fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<RequestHead>, Head
     let head = buf.split_to(len).freeze();
     let slice = |(start, len): (usize, usize)| head.slice(start..start + len);
     let uri = Uri::from_maybe_shared(slice(target)).map_err(|_| HeadError::Bad("the request target is invalid"))?;
-    // Room for the headers the pipeline adds (X-Forwarded-*, credentials) without a rehash.
-    let mut headers = http::HeaderMap::with_capacity(names.len() + 8);
+    // Room for the headers the pipeline adds (X-Forwarded-For, -Host, -Proto, run-as; the
+    // credentials replace the caller's) without a rehash. A map of up to six entries stays
+    // under the allocator's small-block size, where an allocation is a few instructions.
+    let mut headers = http::HeaderMap::with_capacity(names.len() + 4);
     for (name, value) in names {
         let value = HeaderValue::from_maybe_shared(slice(value)).map_err(|_| HeadError::Bad("a request header value is invalid"))?;
         headers.append(name, value);
