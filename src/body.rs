@@ -10,7 +10,6 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper::body::Incoming;
 
 /// Why a body stream ended early.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +18,10 @@ pub enum BodyError {
     TooLarge(u64),
     #[error("client body stream failed: {0}")]
     Client(Box<dyn std::error::Error + Send + Sync>),
+    /// The client sent nothing of an unfinished body for the idle timeout (HTTP/2; over
+    /// HTTP/1.1 the connection is closed instead).
+    #[error("the client sent none of the request body for {0:?}")]
+    Stalled(std::time::Duration),
     #[error("node body stream failed: {0}")]
     Upstream(crate::forward::UpstreamError),
     #[error("{0}")]
@@ -35,7 +38,7 @@ pub enum ClientBody {
     /// An HTTP/1.1 body streaming from the connection.
     H1(crate::listener::H1Body),
     /// An HTTP/2 stream's body.
-    H2(Incoming),
+    H2(crate::listener::H2Body),
 }
 
 impl Body for ClientBody {
@@ -47,7 +50,7 @@ impl Body for ClientBody {
             ClientBody::Empty => Poll::Ready(None),
             ClientBody::Full(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
             ClientBody::H1(b) => Pin::new(b).poll_frame(cx),
-            ClientBody::H2(b) => Pin::new(b).poll_frame(cx).map_err(|e| BodyError::Client(Box::new(e))),
+            ClientBody::H2(b) => Pin::new(b).poll_frame(cx),
         }
     }
 

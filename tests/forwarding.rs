@@ -277,6 +277,43 @@ async fn a_client_stalling_its_body_is_timed_out() {
     assert!(node.received().iter().all(|r| r.body.len() != 100));
 }
 
+/// A body that sends its first piece and then nothing, never ending.
+struct Stalls(Option<bytes::Bytes>);
+
+impl http_body::Body for Stalls {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        match self.0.take() {
+            Some(b) => std::task::Poll::Ready(Some(Ok(http_body::Frame::data(b)))),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_http2_stream_stalling_its_body_gets_408_and_the_connection_goes_on() {
+    let (node, sluice) = setup("[listen]\nidle_timeout = \"300ms\"\n").await;
+    let mut c = Sender::h2(sluice.addr).await;
+    // A body streamed to the node (a document) and one buffered for inspection (a search).
+    for (method, path) in [("PUT", "/fake-echo/_doc/1"), ("POST", "/logs/_search")] {
+        let mut r = req(method, sluice.addr, path, Stalls(Some(bytes::Bytes::from_static(b"{\"only\":"))).boxed());
+        r.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json"));
+        r.headers_mut().insert("content-length", http::HeaderValue::from_static("100"));
+        let started = std::time::Instant::now();
+        let got = tokio::time::timeout(WAIT, c.fetch(r)).await.expect("the stalled stream was answered");
+        assert_eq!(got.status, 408, "{path}: {}", got.text());
+        assert_eq!(got.json()["error"]["type"], "timeout_exception", "{path}");
+        assert!(started.elapsed() >= Duration::from_millis(300), "{path}: answered before the idle timeout");
+    }
+    // The stalled streams were given up alone: the connection still serves.
+    assert_eq!(c.fetch(req("GET", sluice.addr, "/", empty())).await.status, 200);
+    assert!(node.received().iter().all(|r| r.body.len() != 100));
+}
+
 #[tokio::test]
 async fn idle_connection_is_closed() {
     let (_node, sluice) = setup("[listen]\nidle_timeout = \"300ms\"\n").await;

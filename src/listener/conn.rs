@@ -89,13 +89,14 @@ where
     T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static,
     H: Handler,
 {
+    let idle = settings.idle_timeout;
     let svc = {
         let activity = activity.clone();
         service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let (handler, info, activity) = (handler.clone(), info.clone(), activity.clone());
             async move {
                 activity.request_started(true);
-                let res = handler.handle(req.map(ClientBody::H2), info).await;
+                let res = handler.handle(req.map(|b| ClientBody::H2(super::H2Body::new(b, idle))), info).await;
                 activity.request_finished();
                 Ok::<_, Infallible>(res)
             }

@@ -8,9 +8,11 @@
 
 mod conn;
 mod h1;
+mod h2;
 mod io;
 
 pub use h1::H1Body;
+pub use h2::H2Body;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -124,6 +124,7 @@ pub(super) fn failure(e: ForwardError, verdict: Option<Verdict>, exceeded: Optio
         ForwardError::NoNode => Failure::NoNode,
         ForwardError::ConnectTimeout => Failure::ConnectTimeout,
         ForwardError::ResponseTimeout(_) => Failure::ResponseTimeout,
+        ForwardError::Upstream(crate::forward::UpstreamError::Body(b)) if matches!(*b, crate::body::BodyError::Stalled(_)) => Failure::of_body(&b),
         ForwardError::Upstream(err) => {
             tracing::warn!(error = %err, "node failed during request");
             Failure::NodeFailed

@@ -41,10 +41,7 @@ pub async fn buffer(mut body: ReqBody, limit: u64) -> Result<Bytes, Failure> {
     let mut joined: Option<BytesMut> = None;
     let mut len = 0u64;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| match e {
-            BodyError::TooLarge(limit) => Failure::BodyTooLarge { limit },
-            _ => Failure::ClientBody,
-        })?;
+        let frame = frame.map_err(|e| Failure::of_body(&e))?;
         let Ok(d) = frame.into_data() else { continue };
         len += d.len() as u64;
         if len > limit {

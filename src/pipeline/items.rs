@@ -510,11 +510,7 @@ impl Body for ItemsBody {
             match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 None => this.inner_ended = true,
                 Some(Err(e)) => {
-                    let f = match &e {
-                        BodyError::TooLarge(limit) => Failure::BodyTooLarge { limit: *limit },
-                        _ => Failure::ClientBody,
-                    };
-                    return Poll::Ready(Some(Err(this.fail(f))));
+                    return Poll::Ready(Some(Err(this.fail(Failure::of_body(&e)))));
                 }
                 Some(Ok(frame)) => {
                     if let Ok(chunk) = frame.into_data() {

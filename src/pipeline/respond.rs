@@ -27,6 +27,8 @@ pub enum Failure {
     LineTooLong { limit: usize },
     /// The client's body stream broke off.
     ClientBody,
+    /// The client stopped sending an unfinished body for the idle timeout (HTTP/2).
+    BodyStalled { idle: std::time::Duration },
     /// No or bad credentials: 401 with a challenge for every enabled scheme.
     Unauthenticated { reason: String, challenges: Vec<&'static str> },
     /// No live grant covers the request: 403 naming the action, the user and the targets.
@@ -36,12 +38,22 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// What a request body's failure tells the client.
+    pub fn of_body(e: &crate::body::BodyError) -> Self {
+        match e {
+            crate::body::BodyError::TooLarge(limit) => Failure::BodyTooLarge { limit: *limit },
+            crate::body::BodyError::Stalled(idle) => Failure::BodyStalled { idle: *idle },
+            _ => Failure::ClientBody,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Failure::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Failure::NoNode | Failure::NodeFailed => StatusCode::BAD_GATEWAY,
             Failure::ConnectTimeout | Failure::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Failure::BodyStalled { .. } => StatusCode::REQUEST_TIMEOUT,
             Failure::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             Failure::BadRequest { .. } | Failure::LineTooLong { .. } | Failure::ClientBody => StatusCode::BAD_REQUEST,
             Failure::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
@@ -83,6 +95,10 @@ impl Failure {
                 format!("an NDJSON line is longer than the limit of [{limit}] bytes"),
             ),
             Failure::ClientBody => ("parse_exception", "the request body ended unexpectedly".into()),
+            Failure::BodyStalled { idle } => (
+                "timeout_exception",
+                format!("the client sent none of the request body for [{}ms], the idle timeout", idle.as_millis()),
+            ),
             Failure::Unauthenticated { reason, .. } | Failure::Forbidden { reason } => ("security_exception", reason.clone()),
             Failure::Internal { reason } => ("exception", reason.clone()),
         }
