@@ -77,6 +77,27 @@ async fn heads_far_over_the_limit_get_an_elasticsearch_shaped_431() {
 }
 
 #[tokio::test]
+async fn a_client_still_sending_a_refused_head_reads_the_431_and_is_not_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (node, sluice) = setup("[listen]\nmax_header_size = \"4KiB\"\n").await;
+    // A small send buffer keeps most of the head in the client's hands when it is refused, as
+    // over a real network (on loopback the kernel would otherwise take it all at once).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(16 * 1024).unwrap();
+    let (mut r, mut w) = socket.connect(sluice.addr).await.unwrap().into_split();
+    // A 1 MiB head: refused after its first few KiB, while the client is still writing it.
+    let head = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20));
+    let writer = tokio::spawn(async move { w.write_all(head.as_bytes()).await });
+    let mut out = Vec::new();
+    tokio::time::timeout(WAIT, r.read_to_end(&mut out)).await.unwrap().expect("the answer, then the end of the stream, not a reset");
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(statuses(&out), ["431"], "{out}");
+    assert!(out.contains("too_long_http_header_exception"), "{out}");
+    writer.await.unwrap().expect("the whole head was written: the refused connection was read to its end, not reset");
+    assert_eq!(node.count(), 0);
+}
+
+#[tokio::test]
 async fn http_1_0_clients_get_a_closed_or_kept_connection_as_they_asked() {
     let (node, sluice) = setup("").await;
     let out = client::raw(sluice.addr, b"GET / HTTP/1.0\r\n\r\n", WAIT).await;

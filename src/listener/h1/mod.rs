@@ -82,7 +82,13 @@ where
             Ok(None) => break,
             Err(e) => {
                 refuse(&mut w, e, limits.0).await;
-                break;
+                // The rest of a refused head may still be arriving: closing with it unread
+                // would send a reset, and a client still writing would see that instead of
+                // the answer. Stop writing, then read and discard for a bounded time (as
+                // nginx's lingering close does).
+                let _ = tokio::time::timeout(SHUTDOWN_WAIT, w.shutdown()).await;
+                linger(&mut reader).await;
+                return Start::Done;
             }
         };
         activity.request_started(false);
@@ -97,6 +103,25 @@ where
     // A peer that reads nothing cannot hold the task: closing (a TLS close_notify) is bounded.
     let _ = tokio::time::timeout(SHUTDOWN_WAIT, w.shutdown()).await;
     Start::Done
+}
+
+/// How long, and how many bytes, a connection whose head was refused is read and discarded
+/// before it is closed.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_MAX: usize = 4 << 20;
+
+async fn linger(reader: &mut Reader) {
+    let mut drained = 0;
+    let _ = tokio::time::timeout(LINGER, async {
+        while drained < LINGER_MAX {
+            reader.buf.clear();
+            match poll_fn(|cx| reader.poll_fill(cx, HEAD_READ)).await {
+                Ok(n) if n > 0 => drained += n,
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 /// One request and its response; the reader back when the connection may go on.
