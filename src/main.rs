@@ -92,7 +92,6 @@ const EXIT_START: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing::trace!(mimalloc = allocator_version(), "allocator");
     match cli.command {
         Command::CheckConfig(args) => check_config(&args),
         Command::Run(args) => run(&args),
@@ -284,9 +283,8 @@ fn signals() -> sluice::Control {
 }
 
 // A faster allocator for the proxy's many short-lived buffers (measured in benches/README):
-// mimalloc, linked in place of the C library's malloc (the crate's `override` feature), so
-// Rust's default allocator reaches mimalloc's plain `malloc` path. (Its `GlobalAlloc` takes
-// the aligned path for every allocation, which is slower for blocks over 1 KiB.)
-fn allocator_version() -> u32 {
-    mimalloc::MiMalloc.version()
-}
+// mimalloc, linked in place of the C library's malloc (the crate's `override` feature; the
+// binary exports `malloc` and `free`, `nm -D`), so Rust's default allocator reaches
+// mimalloc's plain `malloc` path. (Its `GlobalAlloc` takes the aligned path for every
+// allocation, which is slower for blocks over 1 KiB.)
+use mimalloc as _;
