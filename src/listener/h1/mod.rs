@@ -76,19 +76,15 @@ where
     }
     let (r, mut w) = tokio::io::split(io);
     let mut reader = Reader { io: Box::new(r), buf };
+    let mut refused = None;
     loop {
         let head = match read_head(&mut reader, limits.1, &activity).await {
             Ok(Some(h)) => h,
             Ok(None) => break,
             Err(e) => {
                 refuse(&mut w, e, limits.0).await;
-                // The rest of a refused head may still be arriving: closing with it unread
-                // would send a reset, and a client still writing would see that instead of
-                // the answer. Stop writing, then read and discard for a bounded time (as
-                // nginx's lingering close does).
-                let _ = tokio::time::timeout(SHUTDOWN_WAIT, w.shutdown()).await;
-                linger(&mut reader).await;
-                return Start::Done;
+                refused = Some(reader);
+                break;
             }
         };
         activity.request_started(false);
@@ -102,6 +98,13 @@ where
     }
     // A peer that reads nothing cannot hold the task: closing (a TLS close_notify) is bounded.
     let _ = tokio::time::timeout(SHUTDOWN_WAIT, w.shutdown()).await;
+    if let Some(mut reader) = refused {
+        // The rest of a refused head may still be arriving: closing with it unread would send
+        // a reset, and a client still writing would see that instead of the answer. Writing
+        // has stopped; what still comes is read and discarded for a bounded time (as nginx's
+        // lingering close does).
+        linger(&mut reader).await;
+    }
     Start::Done
 }
 
