@@ -82,6 +82,18 @@ pub fn content_length(v: &[u8]) -> Option<u64> {
     v.iter().try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')))
 }
 
+/// The buffered part of a body with `left` bytes to go (no more than `left`), taken from `buf`.
+pub fn take_length(left: &mut u64, buf: &mut BytesMut) -> Bytes {
+    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
+    *left -= n as u64;
+    buf.split_to(n).freeze()
+}
+
+/// How many bytes to ask the socket for while `left` bytes of a body are to come: at most `max`.
+pub fn read_room(left: u64, max: usize) -> usize {
+    usize::try_from(left).map_or(max, |l| l.min(max))
+}
+
 /// Decodes a chunked body held in a read buffer, a step at a time.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Chunked {
@@ -123,14 +135,13 @@ impl Chunked {
                     let size = chunk_size(&line)?;
                     self.state = if size == 0 { ChunkState::Trailers(0) } else { ChunkState::Data(size) };
                 }
-                ChunkState::Data(left) => {
+                ChunkState::Data(mut left) => {
                     if buf.is_empty() {
                         return Ok(Chunk::More);
                     }
-                    let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-                    let left = left - n as u64;
+                    let data = take_length(&mut left, buf);
                     self.state = if left == 0 { ChunkState::DataEnd } else { ChunkState::Data(left) };
-                    return Ok(Chunk::Data(buf.split_to(n).freeze()));
+                    return Ok(Chunk::Data(data));
                 }
                 ChunkState::DataEnd => {
                     if buf.len() < 2 {

@@ -18,6 +18,7 @@ use super::h1::{BodyFraming, Chunk, Chunked, ResponseHead};
 use super::node::{Node, Scheme};
 use super::{ForwardError, UpstreamError, UpstreamSettings};
 use crate::body::{BodyError, ReqBody};
+use crate::framing::{read_room, take_length};
 
 pub struct Pool {
     nodes: Vec<Arc<Node>>,
@@ -209,16 +210,14 @@ impl Body for PooledBody {
                     return Poll::Ready(None);
                 }
                 Reading::Length(left) if !up.buf.is_empty() => {
-                    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(up.buf.len());
-                    let data = up.buf.split_to(n).freeze();
-                    *left -= n as u64;
+                    let data = take_length(left, &mut up.buf);
                     if *left == 0 {
                         this.reading = Reading::Done;
                         this.release();
                     }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
-                Reading::Length(left) => usize::try_from(*left).unwrap_or(usize::MAX).min(READ_LARGE),
+                Reading::Length(left) => read_room(*left, READ_LARGE),
                 Reading::Chunked(dec) => match dec.step(&mut up.buf) {
                     Ok(Chunk::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
                     Ok(Chunk::End) => {

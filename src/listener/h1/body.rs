@@ -18,7 +18,7 @@ use tokio::io::AsyncRead;
 use super::super::io::Activity;
 use super::head::Framing;
 use crate::body::BodyError;
-use crate::framing::{Chunk, Chunked};
+use crate::framing::{read_room, take_length, Chunk, Chunked};
 
 /// Bytes asked of the socket per read while a body streams.
 const READ_SIZE: usize = 64 * 1024;
@@ -129,17 +129,14 @@ impl Body for H1Body {
                     return Poll::Ready(None);
                 }
                 Left::Length(left) if !r.buf.is_empty() => {
-                    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(r.buf.len());
-                    *left -= n as u64;
-                    let data = r.buf.split_to(n).freeze();
+                    let data = take_length(left, &mut r.buf);
                     if *left == 0 {
                         this.finish();
                     }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 Left::Length(left) => {
-                    let want = usize::try_from(*left).unwrap_or(READ_SIZE).min(READ_SIZE);
-                    if let Err(e) = ready!(fill(r, cx, want, this.activity.as_deref())) {
+                    if let Err(e) = ready!(fill(r, cx, read_room(*left, READ_SIZE), this.activity.as_deref())) {
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
