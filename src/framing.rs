@@ -148,7 +148,7 @@ impl Chunked {
                         return Ok(Chunk::More);
                     }
                     if &buf[..2] != b"\r\n" {
-                        return Err("a chunk of does not end with CRLF");
+                        return Err("a chunk does not end with CRLF");
                     }
                     buf.advance(2);
                     self.state = ChunkState::Size;
