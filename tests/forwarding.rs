@@ -252,28 +252,27 @@ async fn no_node_gives_502_in_elasticsearch_shape() {
     assert_eq!(a.fetch(req("GET", sluice.admin, "/live", empty())).await.status, 200);
 }
 
+/// Sends `bytes` on a new connection and reads until Sluice closes it by itself, which it
+/// must do well before WAIT; what was read.
+async fn closed_by_sluice(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
+    let started = std::time::Instant::now();
+    let out = client::raw(addr, bytes, WAIT).await;
+    assert!(started.elapsed() < WAIT, "the connection was not closed");
+    out
+}
+
 #[tokio::test]
 async fn slow_client_is_timed_out() {
     let (_node, sluice) = setup("[listen]\nheader_read_timeout = \"300ms\"\n").await;
-    use tokio::io::AsyncWriteExt;
-    let mut tcp = tokio::net::TcpStream::connect(sluice.addr).await.unwrap();
-    tcp.write_all(b"GET /_search HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
     // The head never completes: Sluice must close the connection by itself.
-    let started = std::time::Instant::now();
-    let _ = client::read_all(&mut tcp, WAIT).await;
-    assert!(started.elapsed() < WAIT, "the connection was not closed");
+    closed_by_sluice(sluice.addr, b"GET /_search HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
 }
 
 #[tokio::test]
 async fn a_client_stalling_its_body_is_timed_out() {
     let (node, sluice) = setup("[listen]\nidle_timeout = \"300ms\"\n").await;
-    use tokio::io::AsyncWriteExt;
-    let mut tcp = tokio::net::TcpStream::connect(sluice.addr).await.unwrap();
     // Announces 100 bytes, sends 9, then nothing: the node must not be held open for it.
-    tcp.write_all(b"PUT /fake-echo/_doc/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part").await.unwrap();
-    let started = std::time::Instant::now();
-    let _ = client::read_all(&mut tcp, WAIT).await;
-    assert!(started.elapsed() < WAIT, "the connection was not closed");
+    closed_by_sluice(sluice.addr, b"PUT /fake-echo/_doc/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part").await;
     assert!(node.received().iter().all(|r| r.body.len() != 100));
 }
 
@@ -317,13 +316,8 @@ async fn an_http2_stream_stalling_its_body_gets_408_and_the_connection_goes_on()
 #[tokio::test]
 async fn idle_connection_is_closed() {
     let (_node, sluice) = setup("[listen]\nidle_timeout = \"300ms\"\n").await;
-    use tokio::io::AsyncWriteExt;
-    let mut tcp = tokio::net::TcpStream::connect(sluice.addr).await.unwrap();
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-    let started = std::time::Instant::now();
-    let out = client::read_all(&mut tcp, WAIT).await;
+    let out = closed_by_sluice(sluice.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    assert!(started.elapsed() < WAIT, "the idle connection was not closed");
 }
 
 #[tokio::test]
